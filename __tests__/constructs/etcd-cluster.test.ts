@@ -1,0 +1,242 @@
+import { DEFAULT_ZONES, policyStatements, synthCluster, SynthesizedStack } from '../helpers/synth';
+import { peerFqdn } from '../../constructs/naming';
+import { PLACEHOLDER_ADDRESS } from '../../constructs/dns';
+
+/** The zone an Auto Scaling group's single subnet lies in. */
+function zoneOfGroup(stack: SynthesizedStack, group: Record<string, any>): string {
+  expect(group.vpc_zone_identifier).toHaveLength(1);
+  const ref: string = group.vpc_zone_identifier[0];
+  if (!ref.startsWith('${')) {
+    // An existing subnet: its zone is what the plan-time postcondition on its data source demands.
+    const data = Object.values(stack.json.data.aws_subnet as Record<string, any>).find((s) => s.id === ref);
+    return /== "([^"]+)"/.exec(data.lifecycle.postcondition[0].condition)![1];
+  }
+  return stack.deref(ref).availability_zone;
+}
+
+function checkTopology(stack: SynthesizedStack, size: number, zones: string[]) {
+  const groups = stack.resources('aws_autoscaling_group');
+  const volumes = stack.resources('aws_ebs_volume');
+  expect(Object.keys(groups)).toHaveLength(size);
+  expect(Object.keys(volumes)).toHaveLength(size);
+  for (let i = 0; i < size; i++) {
+    const group = stack.byPath('aws_autoscaling_group', `peer-${i}/group`);
+    expect(group.name).toBe(`test-peer-${i}`);
+    expect([group.min_size, group.max_size, group.desired_capacity]).toEqual([1, 1, 1]);
+    expect(zoneOfGroup(stack, group)).toBe(zones[i % zones.length]);
+    const volume = stack.byPath('aws_ebs_volume', `peer-${i}/volume`);
+    expect(volume.availability_zone).toBe(zones[i % zones.length]);
+    expect(volume.tags).toMatchObject({ 'etcd-cluster:name': 'test', 'etcd-cluster:peer-index': String(i) });
+  }
+}
+
+describe('default cluster: 9 peers over 3 zones', () => {
+  let stack: SynthesizedStack;
+  beforeAll(() => {
+    stack = synthCluster();
+  });
+
+  test('9 groups of capacity 1, peer i in the subnet of zone i % 3, volume i beside it', () => {
+    checkTopology(stack, 9, DEFAULT_ZONES);
+  });
+
+  test('logical ids name the peer', () => {
+    const ids = Object.keys(stack.resources('aws_autoscaling_group'));
+    for (let i = 0; i < 9; i++) expect(ids.some((id) => id.startsWith(`etcd_peer-${i}_group_`))).toBe(true);
+  });
+
+  test('volumes are gp3, encrypted and protected from destroy', () => {
+    for (const volume of Object.values(stack.resources('aws_ebs_volume'))) {
+      expect(volume).toMatchObject({ type: 'gp3', size: 20, iops: 3000, throughput: 125, encrypted: true });
+      expect(volume.lifecycle).toEqual({ prevent_destroy: true });
+    }
+  });
+
+  test('SRV records list exactly the 9 peer FQDNs with the right ports', () => {
+    const records = Object.values(stack.resources('aws_route53_record'));
+    const srv = (name: string) => records.find((r) => r.type === 'SRV' && r.name === name)!;
+    const fqdns = Array.from({ length: 9 }, (_, i) => `${peerFqdn('test.etcd.internal', i)}.`);
+    const server = srv('_etcd-server._tcp.test.etcd.internal');
+    const client = srv('_etcd-client._tcp.test.etcd.internal');
+    expect(server.records.map((v: string) => v.split(' '))).toEqual(fqdns.map((f) => ['0', '0', '2380', f]));
+    expect(client.records.map((v: string) => v.split(' '))).toEqual(fqdns.map((f) => ['0', '0', '2379', f]));
+    expect(server.ttl).toBeLessThanOrEqual(60);
+  });
+
+  test('one placeholder A record per peer, which Terraform never takes back from the DNS updater', () => {
+    const a = Object.values(stack.resources('aws_route53_record')).filter((r) => r.type === 'A');
+    expect(a.map((r) => r.name).sort()).toEqual(Array.from({ length: 9 }, (_, i) => peerFqdn('test.etcd.internal', i)).sort());
+    for (const record of a) {
+      expect(record.records).toEqual([PLACEHOLDER_ADDRESS]);
+      expect(record.lifecycle.ignore_changes).toEqual(expect.arrayContaining(['records']));
+      expect(record.ttl).toBe(10);
+    }
+  });
+
+  test('the private zone is associated with the VPC', () => {
+    const zone = Object.values(stack.resources('aws_route53_zone'))[0];
+    expect(zone.name).toBe('test.etcd.internal');
+    expect(zone.vpc).toEqual([{ vpc_id: expect.stringMatching(/^\$\{aws_vpc\./) }]);
+  });
+
+  test('the EventBridge pattern names exactly the cluster groups', () => {
+    const rules = Object.values(stack.resources('aws_cloudwatch_event_rule'));
+    const patterned = rules.filter((r) => r.event_pattern);
+    expect(patterned).toHaveLength(1);
+    const pattern = JSON.parse(patterned[0].event_pattern);
+    expect(pattern.source).toEqual(['aws.autoscaling']);
+    expect(pattern.detail.AutoScalingGroupName).toEqual(Array.from({ length: 9 }, (_, i) => `test-peer-${i}`));
+    expect(pattern['detail-type']).toContain('EC2 Instance-launch Lifecycle Action');
+    const schedule = rules.find((r) => r.schedule_expression);
+    expect(schedule!.schedule_expression).toBe('rate(2 minutes)');
+  });
+
+  test('every group has a launch lifecycle hook and waits for the updater wiring', () => {
+    for (const group of Object.values(stack.resources('aws_autoscaling_group'))) {
+      expect(group.initial_lifecycle_hook).toEqual([
+        expect.objectContaining({ lifecycle_transition: 'autoscaling:EC2_INSTANCE_LAUNCHING', name: 'etcd-peer-dns-ready', default_result: 'CONTINUE' }),
+      ]);
+      expect(group.instance_maintenance_policy).toEqual({ min_healthy_percentage: 0, max_healthy_percentage: 100 });
+      expect(group.depends_on).toEqual(expect.arrayContaining([expect.stringMatching(/^aws_lambda_permission\./)]));
+    }
+  });
+
+  test('the Lambda is bundled as an asset with its environment', () => {
+    const fn = Object.values(stack.resources('aws_lambda_function'))[0];
+    expect(fn.filename).toMatch(/^assets\/.+\.zip$/);
+    expect(fn.handler).toBe('index.handler');
+    expect(fn.runtime).toBe('nodejs20.x');
+    expect(fn.environment.variables).toMatchObject({ CLUSTER_NAME: 'test', DOMAIN: 'test.etcd.internal', PEER_COUNT: '9', RECORD_TTL: '10' });
+  });
+
+  test('IAM: no wildcard resource on attach/detach or Route 53 changes; attach is limited to this cluster by tag', () => {
+    const policies = Object.values(stack.resources('aws_iam_role_policy')).flatMap((p) => policyStatements(p.policy));
+    const writes = ['ec2:AttachVolume', 'ec2:DetachVolume', 'route53:ChangeResourceRecordSets', 'autoscaling:CompleteLifecycleAction', 'autoscaling:SetInstanceHealth'];
+    for (const statement of policies) {
+      const actions: string[] = [statement.Action].flat();
+      if (actions.some((a) => writes.includes(a))) {
+        expect([statement.Resource].flat()).not.toContain('*');
+      }
+    }
+    const attach = policies.find((s) => [s.Action].flat().includes('ec2:AttachVolume'))!;
+    expect(attach.Condition).toEqual({ StringEquals: { 'aws:ResourceTag/etcd-cluster:name': 'test' } });
+    const change = policies.find((s) => [s.Action].flat().includes('route53:ChangeResourceRecordSets'))!;
+    expect(change.Resource).toMatch(/^\$\{aws_route53_zone\..+\.arn\}$/);
+  });
+
+  test('instances: IMDSv2 required, no public IP, user data carries the identity', () => {
+    for (let i = 0; i < 9; i++) {
+      const lt = stack.byPath('aws_launch_template', `peer-${i}/launch-template`);
+      expect(lt.metadata_options).toMatchObject({ http_tokens: 'required', http_put_response_hop_limit: 1 });
+      expect(lt.network_interfaces[0].associate_public_ip_address).toBe('false');
+      expect(lt.user_data).toMatch(/^\$\{base64encode\(join\(/);
+      expect(lt.user_data).toContain(`\\"peerIndex\\": ${i},`);
+      expect(lt.user_data).toContain('aws_s3_bucket.');
+    }
+  });
+
+  test('security group: 2380 only from the peers, nothing from the world', () => {
+    const ingress = Object.values(stack.resources('aws_vpc_security_group_ingress_rule'));
+    expect(ingress.map((r) => [r.from_port, r.to_port]).sort()).toEqual([
+      [2379, 2379],
+      [2380, 2380],
+    ]);
+    for (const rule of ingress) {
+      expect(rule.referenced_security_group_id).toBe(rule.security_group_id);
+      expect(rule.cidr_ipv4).toBeUndefined();
+    }
+  });
+
+  test('network: a private subnet per zone, an S3 gateway endpoint, no public IPs', () => {
+    const subnets = Object.values(stack.resources('aws_subnet'));
+    expect(subnets.filter((s) => s.tags.Name.includes('private')).map((s) => [s.availability_zone, s.cidr_block])).toEqual([
+      ['us-east-1a', '10.40.0.0/20'],
+      ['us-east-1b', '10.40.16.0/20'],
+      ['us-east-1c', '10.40.32.0/20'],
+    ]);
+    for (const subnet of subnets) expect(subnet.map_public_ip_on_launch).toBe(false);
+    const endpoints = Object.values(stack.resources('aws_vpc_endpoint'));
+    expect(endpoints.find((e) => e.vpc_endpoint_type === 'Gateway')!.service_name).toMatch(/\.s3$/);
+  });
+
+  test('artifact bucket: private, encrypted, versioned, TLS only; the agent object is content-addressed', () => {
+    expect(Object.values(stack.resources('aws_s3_bucket_public_access_block'))[0]).toMatchObject({
+      block_public_acls: true,
+      block_public_policy: true,
+      ignore_public_acls: true,
+      restrict_public_buckets: true,
+    });
+    const sse = Object.values(stack.resources('aws_s3_bucket_server_side_encryption_configuration'))[0];
+    expect(sse.rule[0].apply_server_side_encryption_by_default.sse_algorithm).toBe('aws:kms');
+    const deny = policyStatements(Object.values(stack.resources('aws_s3_bucket_policy'))[0].policy)[0];
+    expect(deny).toMatchObject({ Effect: 'Deny', Condition: { Bool: { 'aws:SecureTransport': 'false' } } });
+    const agent = Object.values(stack.resources('aws_s3_object'))[0];
+    expect(agent.key).toMatch(/^node-agent\/[0-9a-f]{64}\.js$/);
+    expect(agent.source).toMatch(/^assets\//);
+  });
+
+  test('outputs name the zone, SRV names, peers, endpoints, groups and volumes', () => {
+    expect(Object.keys(stack.json.output).sort()).toEqual(
+      [
+        'etcd_artifact_bucket',
+        'etcd_autoscaling_group_names',
+        'etcd_client_endpoints',
+        'etcd_domain',
+        'etcd_hosted_zone_id',
+        'etcd_peer_names',
+        'etcd_srv_names',
+        'etcd_volume_ids',
+      ].sort(),
+    );
+    expect(stack.json.output.etcd_client_endpoints.value[8]).toBe('http://peer-8.test.etcd.internal:2379');
+  });
+
+  test('default image: Amazon Linux 2023 for the architecture from its public SSM parameter', () => {
+    const param = Object.values(stack.json.data.aws_ssm_parameter)[0] as Record<string, string>;
+    expect(param.name).toBe('/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-x86_64');
+  });
+});
+
+describe('other sizes and networks', () => {
+  test('5 peers over 5 zones', () => {
+    const zones = ['eu-west-1a', 'eu-west-1b', 'eu-west-1c', 'eu-west-1d', 'eu-west-1e'];
+    checkTopology(synthCluster({ size: 5, zones }), 5, zones);
+  });
+
+  test('3 peers over 3 zones', () => {
+    checkTopology(synthCluster({ size: 3 }), 3, DEFAULT_ZONES);
+  });
+
+  test('existing VPC: no network created, subnets checked against their zones at plan time', () => {
+    const stack = synthCluster({ network: { vpcId: 'vpc-123', subnetIds: ['subnet-a', 'subnet-b', 'subnet-c'] } });
+    expect(stack.resources('aws_vpc')).toEqual({});
+    expect(stack.resources('aws_subnet')).toEqual({});
+    const dataSubnets = Object.values(stack.json.data.aws_subnet) as Record<string, any>[];
+    expect(dataSubnets.map((s) => s.id)).toEqual(['subnet-a', 'subnet-b', 'subnet-c']);
+    expect(dataSubnets[1].lifecycle.postcondition[0].condition).toBe('${self.availability_zone == "us-east-1b"}');
+    checkTopology(stack, 9, DEFAULT_ZONES);
+    expect(Object.values(stack.resources('aws_route53_zone'))[0].vpc).toEqual([{ vpc_id: 'vpc-123' }]);
+  });
+
+  test('air-gapped VPC: no internet gateway, interface endpoints for EC2 and Auto Scaling', () => {
+    const stack = synthCluster({ network: { internetEgress: false } });
+    expect(stack.resources('aws_internet_gateway')).toEqual({});
+    expect(stack.resources('aws_nat_gateway')).toEqual({});
+    const services = Object.values(stack.resources('aws_vpc_endpoint')).map((e) => e.service_name.split('.').pop());
+    expect(services.sort()).toEqual(['autoscaling', 'ec2', 's3']);
+  });
+
+  test('volumes can be released on destroy when asked', () => {
+    const stack = synthCluster({ size: 3, volume: { retainOnDestroy: false, sizeGiB: 100, iops: 6000, throughputMiBps: 500 } });
+    for (const v of Object.values(stack.resources('aws_ebs_volume'))) {
+      expect(v.lifecycle).toEqual({ prevent_destroy: false });
+      expect(v).toMatchObject({ size: 100, iops: 6000, throughput: 500 });
+    }
+  });
+
+  test('Graviton instance types get the arm64 image', () => {
+    const stack = synthCluster({ size: 3, instanceType: 'm7g.large' });
+    const param = Object.values(stack.json.data.aws_ssm_parameter)[0] as Record<string, string>;
+    expect(param.name).toMatch(/arm64$/);
+  });
+});

@@ -1,0 +1,55 @@
+import { agentUnit, etcdUnit, renderUserData } from '../../constructs/user-data';
+import { DEFAULT_DEADLINES } from '../../node-agent/config';
+
+const input = {
+  agentConfig: {
+    mode: 'aws' as const,
+    clusterName: 'prod',
+    domain: 'prod.etcd.internal',
+    peerIndex: 4,
+    peerCount: 9,
+    tls: false,
+    dataDir: '/var/lib/etcd',
+    fsType: 'ext4' as const,
+    etcdUser: 'etcd',
+    etcdConfigFile: '/etc/etcd/etcd.conf.yml',
+    clusterToken: 'prod-etcd',
+    deadlines: DEFAULT_DEADLINES,
+  },
+  agentBucket: 'bucket',
+  agentKey: 'node-agent/abc.js',
+  agentSha256: 'a'.repeat(64),
+  etcd: { version: '3.5.17', baseUrl: 'https://example.invalid/v3.5.17', preinstalled: false },
+};
+
+describe('user data', () => {
+  const script = renderUserData(input);
+
+  test('carries the peer identity as the agent config', () => {
+    const json = script.slice(script.indexOf("<<'END_OF_CONFIG'\n") + 18, script.indexOf('\nEND_OF_CONFIG'));
+    expect(JSON.parse(json)).toMatchObject({ peerIndex: 4, clusterName: 'prod', domain: 'prod.etcd.internal', mode: 'aws' });
+  });
+
+  test('verifies the agent and etcd before using them', () => {
+    expect(script).toContain(`echo "${'a'.repeat(64)}  /usr/local/lib/etcd-node-agent/agent.js" | sha256sum -c -`);
+    expect(script).toContain('SHA256SUMS');
+    const pinned = renderUserData({ ...input, etcd: { ...input.etcd, sha256: 'b'.repeat(64) } });
+    expect(pinned).toContain(`ETCD_SHA256=${'b'.repeat(64)}`);
+    expect(renderUserData({ ...input, etcd: { ...input.etcd, preinstalled: true } })).not.toContain('TARBALL');
+  });
+
+  test('etcd requires and follows the agent, so a failed volume step means no etcd', () => {
+    const unit = etcdUnit('/etc/etcd/etcd.conf.yml', 'etcd');
+    expect(unit).toMatch(/^Requires=etcd-node-agent\.service$/m);
+    expect(unit).toMatch(/^After=etcd-node-agent\.service$/m);
+    expect(agentUnit()).toMatch(/^Type=oneshot$/m);
+    expect(agentUnit()).toMatch(/^OnFailure=etcd-node-agent-failed\.service$/m);
+    expect(script).toContain(unit.trimEnd());
+  });
+
+  test('has no Terraform interpolation or escape of its own', () => {
+    expect(script).not.toContain('${');
+    expect(script).not.toContain('%{');
+    expect(script).not.toContain('\\');
+  });
+});

@@ -1,0 +1,183 @@
+import { Construct } from 'constructs';
+import { AssetType, ITerraformDependable, TerraformAsset } from 'cdktf';
+import { CloudwatchEventRule } from '@cdktf/provider-aws/lib/cloudwatch-event-rule';
+import { CloudwatchEventTarget } from '@cdktf/provider-aws/lib/cloudwatch-event-target';
+import { CloudwatchLogGroup } from '@cdktf/provider-aws/lib/cloudwatch-log-group';
+import { DataAwsPartition } from '@cdktf/provider-aws/lib/data-aws-partition';
+import { IamRole } from '@cdktf/provider-aws/lib/iam-role';
+import { IamRolePolicy } from '@cdktf/provider-aws/lib/iam-role-policy';
+import { LambdaFunction } from '@cdktf/provider-aws/lib/lambda-function';
+import { LambdaPermission } from '@cdktf/provider-aws/lib/lambda-permission';
+import { join } from 'path';
+import { Bundle, bundleEntry } from './bundle';
+import { autoScalingGroupName, autoScalingGroupNamePattern, peerIndices } from './naming';
+
+/** EventBridge detail types of Auto Scaling that the updater reacts to. */
+export const AUTO_SCALING_DETAIL_TYPES = [
+  'EC2 Instance Launch Successful',
+  'EC2 Instance Terminate Successful',
+  'EC2 Instance-launch Lifecycle Action',
+] as const;
+
+/** Props of {@link EtcdDnsUpdater}. */
+export interface EtcdDnsUpdaterProps {
+  readonly clusterName: string;
+  readonly domain: string;
+  readonly peerCount: number;
+  readonly hostedZoneId: string;
+  /** ARN of the hosted zone, for the IAM scope. */
+  readonly hostedZoneArn: string;
+  /**
+   * TTL the updater writes on `peer-N` records, in seconds.
+   * @default 10
+   */
+  readonly recordTtl?: number;
+  /**
+   * How often every peer is reconciled even without events, in minutes, so a missed event heals by itself.
+   * @default 2
+   */
+  readonly reconcileEveryMinutes?: number;
+  /**
+   * Days the Lambda's logs are kept.
+   * @default 30
+   */
+  readonly logRetentionDays?: number;
+  /**
+   * KMS key for the log group and the function's environment.
+   * @default - AWS managed keys
+   */
+  readonly kmsKeyArn?: string;
+}
+
+/**
+ * The DNS updater: a Lambda that points `peer-N.<domain>` at peer N's live
+ * instance, triggered by this cluster's Auto Scaling events only and by a
+ * schedule, with an IAM role scoped to this hosted zone and these groups.
+ */
+export class EtcdDnsUpdater extends Construct {
+  public readonly function: LambdaFunction;
+  public readonly eventRule: CloudwatchEventRule;
+  public readonly scheduleRule: CloudwatchEventRule;
+  /** The bundled handler as built at synth time. */
+  public readonly bundle: Bundle;
+  /** Everything that must exist before a peer group launches, so its first events are not lost. */
+  public readonly wiring: ITerraformDependable[] = [];
+
+  constructor(scope: Construct, id: string, props: EtcdDnsUpdaterProps) {
+    super(scope, id);
+    const every = props.reconcileEveryMinutes ?? 2;
+    if (!Number.isInteger(every) || every < 1 || every > 60) {
+      throw new Error(`dnsUpdater.reconcileEveryMinutes must be a whole number of minutes from 1 to 60, got ${every}`);
+    }
+    const ttl = props.recordTtl ?? 10;
+    const functionName = `${props.clusterName}-etcd-dns-updater`;
+    const groupNames = peerIndices(props.peerCount).map((i) => autoScalingGroupName(props.clusterName, i));
+    const partition = new DataAwsPartition(this, 'partition').partition;
+
+    this.bundle = bundleEntry(join(__dirname, '..', 'lambda', 'index'), { fileName: 'index.js', target: 'node20' });
+    const asset = new TerraformAsset(this, 'code', { path: this.bundle.directory, type: AssetType.ARCHIVE });
+
+    const logGroup = new CloudwatchLogGroup(this, 'logs', {
+      name: `/aws/lambda/${functionName}`,
+      retentionInDays: props.logRetentionDays ?? 30,
+      kmsKeyId: props.kmsKeyArn,
+    });
+
+    const role = new IamRole(this, 'role', {
+      namePrefix: `${props.clusterName}-etcd-dns-`,
+      description: `DNS updater of etcd cluster ${props.clusterName}`,
+      assumeRolePolicy: JSON.stringify({
+        Version: '2012-10-17',
+        Statement: [{ Effect: 'Allow', Principal: { Service: 'lambda.amazonaws.com' }, Action: 'sts:AssumeRole' }],
+      }),
+    });
+    new IamRolePolicy(this, 'policy', {
+      name: 'etcd-dns-updater',
+      role: role.id,
+      policy: JSON.stringify({
+        Version: '2012-10-17',
+        Statement: [
+          {
+            Sid: 'PeerRecordsOfThisZoneOnly',
+            Effect: 'Allow',
+            Action: ['route53:ChangeResourceRecordSets', 'route53:ListResourceRecordSets'],
+            Resource: props.hostedZoneArn,
+          },
+          {
+            Sid: 'FindPeerInstances',
+            Effect: 'Allow',
+            // DescribeInstances cannot be scoped to resources; it is read-only.
+            Action: ['ec2:DescribeInstances'],
+            Resource: '*',
+          },
+          {
+            Sid: 'CompleteThisClustersLaunchHooks',
+            Effect: 'Allow',
+            Action: ['autoscaling:CompleteLifecycleAction'],
+            Resource: `arn:${partition}:autoscaling:*:*:autoScalingGroup:*:autoScalingGroupName/${autoScalingGroupNamePattern(props.clusterName)}`,
+          },
+          {
+            Sid: 'OwnLogs',
+            Effect: 'Allow',
+            Action: ['logs:CreateLogStream', 'logs:PutLogEvents'],
+            Resource: `${logGroup.arn}:*`,
+          },
+        ],
+      }),
+    });
+
+    this.function = new LambdaFunction(this, 'function', {
+      functionName,
+      description: `Points peer-N.${props.domain} at peer N's live instance`,
+      role: role.arn,
+      runtime: 'nodejs20.x',
+      handler: 'index.handler',
+      filename: asset.path,
+      sourceCodeHash: this.bundle.sha256,
+      memorySize: 256,
+      timeout: 60,
+      kmsKeyArn: props.kmsKeyArn,
+      environment: {
+        variables: {
+          CLUSTER_NAME: props.clusterName,
+          DOMAIN: props.domain,
+          PEER_COUNT: String(props.peerCount),
+          HOSTED_ZONE_ID: props.hostedZoneId,
+          RECORD_TTL: String(ttl),
+        },
+      },
+      loggingConfig: { logFormat: 'JSON', logGroup: logGroup.name },
+      dependsOn: [logGroup],
+    });
+
+    this.eventRule = new CloudwatchEventRule(this, 'group-events', {
+      name: `${props.clusterName}-etcd-peer-events`,
+      description: `Auto Scaling events of the etcd peer groups of ${props.clusterName}`,
+      eventPattern: JSON.stringify({
+        source: ['aws.autoscaling'],
+        'detail-type': [...AUTO_SCALING_DETAIL_TYPES],
+        detail: { AutoScalingGroupName: groupNames },
+      }),
+    });
+    this.scheduleRule = new CloudwatchEventRule(this, 'reconcile-schedule', {
+      name: `${props.clusterName}-etcd-dns-reconcile`,
+      description: `Reconciles every peer-N record of ${props.clusterName}`,
+      scheduleExpression: every === 1 ? 'rate(1 minute)' : `rate(${every} minutes)`,
+    });
+    for (const [ruleId, rule] of [
+      ['group-events', this.eventRule],
+      ['reconcile-schedule', this.scheduleRule],
+    ] as const) {
+      const target = new CloudwatchEventTarget(this, `${ruleId}-target`, { rule: rule.name, arn: this.function.arn });
+      const permission = new LambdaPermission(this, `${ruleId}-permission`, {
+        statementId: `allow-${ruleId}`,
+        action: 'lambda:InvokeFunction',
+        functionName: this.function.functionName,
+        principal: 'events.amazonaws.com',
+        sourceArn: rule.arn,
+      });
+      this.wiring.push(rule, target, permission);
+    }
+    this.wiring.push(this.function);
+  }
+}

@@ -1,0 +1,311 @@
+import { Construct } from 'constructs';
+import { TerraformOutput } from 'cdktf';
+import { DataAwsSsmParameter } from '@cdktf/provider-aws/lib/data-aws-ssm-parameter';
+import type { AgentConfig } from '../node-agent/config';
+import { DEFAULT_DEADLINES } from '../node-agent/config';
+import { EtcdArtifacts } from './artifacts';
+import { EtcdDns } from './dns';
+import { EtcdDnsUpdater } from './dns-updater';
+import { autoScalingGroupName, ETCD_CLIENT_PORT, normalizeDomain, peerFqdn, peerIndices, peerName, zoneIndexOf } from './naming';
+import { EtcdNetwork, EtcdNetworkProps } from './network';
+import { EtcdPeer, PeerVolumeOptions, resolveVolumeOptions } from './peer';
+import { EtcdSecurity } from './security';
+import { zoneLossProblem } from './topology';
+import { renderUserData } from './user-data';
+
+/** Where etcd's binaries come from. */
+export interface EtcdReleaseOptions {
+  /**
+   * etcd version, without the `v`.
+   * @default '3.5.17'
+   */
+  readonly version?: string;
+  /**
+   * Base URL of the release files (`https://…` or `s3://bucket/prefix` for a mirror in the VPC).
+   * @default 'https://github.com/etcd-io/etcd/releases/download/v<version>'
+   */
+  readonly baseUrl?: string;
+  /**
+   * sha256 of `etcd-v<version>-linux-<arch>.tar.gz`. Pin it to protect against a changed upstream file.
+   * @default - checked against the release's own `SHA256SUMS`
+   */
+  readonly sha256?: string;
+  /**
+   * etcd is already installed in the image at `/usr/local/bin/etcd`; nothing is downloaded.
+   * @default false
+   */
+  readonly preinstalled?: boolean;
+}
+
+/** Props of {@link EtcdCluster}. */
+export interface EtcdClusterProps {
+  /** Name of the cluster: lower-case letters, digits and hyphens, at most 32 characters. Used in every resource name and tag. */
+  readonly clusterName: string;
+  /**
+   * Availability zones, at least 3. Peer i and its volume live in `zones[i % zones.length]`.
+   */
+  readonly zones: string[];
+  /**
+   * Number of peers: odd, at least 3. The default survives the loss of a whole zone plus one more peer.
+   * @default 9
+   */
+  readonly size?: number;
+  /**
+   * Private DNS domain of the cluster; peers are `peer-N.<domain>`.
+   * @default '<clusterName>.etcd.internal'
+   */
+  readonly domain?: string;
+  /**
+   * Network: a created VPC (default) or an existing one.
+   * @default - a new VPC with one private subnet per zone
+   */
+  readonly network?: Omit<EtcdNetworkProps, 'clusterName' | 'zones'>;
+  /**
+   * EC2 instance type of every peer.
+   * @default 'm6i.large'
+   */
+  readonly instanceType?: string;
+  /**
+   * AMI id of every peer.
+   * @default - latest Amazon Linux 2023 for the instance type's architecture, from its public SSM parameter
+   */
+  readonly imageId?: string;
+  /** Persistent volumes (gp3). See {@link PeerVolumeOptions} for defaults. */
+  readonly volume?: PeerVolumeOptions;
+  /** etcd release to install. See {@link EtcdReleaseOptions} for defaults. */
+  readonly etcd?: EtcdReleaseOptions;
+  /**
+   * CIDR blocks allowed to reach etcd's client port (2379).
+   * @default [] - only the peers
+   */
+  readonly clientCidrBlocks?: string[];
+  /**
+   * Security groups allowed to reach etcd's client port (2379).
+   * @default [] - only the peers
+   */
+  readonly clientSecurityGroupIds?: string[];
+  /**
+   * TTL of the `peer-N` A records in seconds.
+   * @default 10
+   */
+  readonly peerRecordTtl?: number;
+  /**
+   * Minutes between scheduled reconciles of every peer record.
+   * @default 2
+   */
+  readonly reconcileEveryMinutes?: number;
+  /**
+   * Serve etcd over TLS and publish the `-ssl` SRV names.
+   * @default false
+   */
+  readonly tls?: boolean;
+  /**
+   * Mount point of each peer's volume and etcd's data dir.
+   * @default '/var/lib/etcd'
+   */
+  readonly dataDir?: string;
+  /**
+   * KMS key for the artifact bucket and the DNS updater's logs and environment.
+   * @default - AWS managed keys
+   */
+  readonly kmsKeyArn?: string;
+}
+
+const DEFAULT_ETCD_VERSION = '3.5.17';
+
+/**
+ * A self-healing etcd cluster: `size` peers spread over `zones` by count and
+ * modulo, each an Auto Scaling group of one with its own persistent volume,
+ * found through static SRV records in a private zone whose `peer-N` records
+ * the DNS updater keeps pointing at the live instances.
+ */
+export class EtcdCluster extends Construct {
+  public readonly network: EtcdNetwork;
+  public readonly dns: EtcdDns;
+  public readonly security: EtcdSecurity;
+  public readonly artifacts: EtcdArtifacts;
+  public readonly dnsUpdater: EtcdDnsUpdater;
+  /** Peers by index. */
+  public readonly peers: EtcdPeer[];
+  /** The cluster's domain, normalized. */
+  public readonly domain: string;
+  /** Number of peers. */
+  public readonly size: number;
+
+  constructor(scope: Construct, id: string, props: EtcdClusterProps) {
+    super(scope, id);
+    validateClusterName(props.clusterName);
+    const size = props.size ?? 9;
+    validateSizeAndZones(size, props.zones);
+    this.size = size;
+    this.domain = validateDomain(props.domain ?? `${props.clusterName}.etcd.internal`, size);
+    resolveVolumeOptions(props.volume); // fail before any resource is created
+    const tls = props.tls ?? false;
+    const dataDir = props.dataDir ?? '/var/lib/etcd';
+    if (!/^\/[A-Za-z0-9._/-]+$/.test(dataDir) || dataDir === '/' || dataDir.includes('..')) {
+      throw new Error(`dataDir must be an absolute path such as /var/lib/etcd, got "${dataDir}"`);
+    }
+    const instanceType = props.instanceType ?? 'm6i.large';
+    const etcd = resolveEtcdRelease(props.etcd);
+
+    this.network = new EtcdNetwork(this, 'network', { clusterName: props.clusterName, zones: props.zones, ...props.network });
+    this.artifacts = new EtcdArtifacts(this, 'artifacts', { clusterName: props.clusterName, kmsKeyArn: props.kmsKeyArn });
+    this.security = new EtcdSecurity(this, 'security', {
+      clusterName: props.clusterName,
+      vpcId: this.network.vpcId,
+      clientCidrBlocks: props.clientCidrBlocks,
+      clientSecurityGroupIds: props.clientSecurityGroupIds,
+      artifactBucketArn: this.artifacts.bucket.arn,
+    });
+    this.dns = new EtcdDns(this, 'dns', {
+      domain: this.domain,
+      vpcId: this.network.vpcId,
+      peerCount: size,
+      tls,
+      peerRecordTtl: props.peerRecordTtl,
+    });
+    this.dnsUpdater = new EtcdDnsUpdater(this, 'dns-updater', {
+      clusterName: props.clusterName,
+      domain: this.domain,
+      peerCount: size,
+      hostedZoneId: this.dns.zone.zoneId,
+      hostedZoneArn: this.dns.zone.arn,
+      recordTtl: props.peerRecordTtl,
+      reconcileEveryMinutes: props.reconcileEveryMinutes,
+      kmsKeyArn: props.kmsKeyArn,
+    });
+
+    const imageId =
+      props.imageId ??
+      new DataAwsSsmParameter(this, 'al2023-image', {
+        name: `/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-${architectureOf(instanceType)}`,
+      }).insecureValue;
+
+    // Placement is decided here, in TypeScript: one peer construct per index, named after the peer,
+    // so adding peer 9 never renumbers peers 0..8 in a plan.
+    this.peers = peerIndices(size).map((i) => {
+      const zoneIndex = zoneIndexOf(i, props.zones.length);
+      const agentConfig: AgentConfig = {
+        mode: 'aws',
+        clusterName: props.clusterName,
+        domain: this.domain,
+        peerIndex: i,
+        peerCount: size,
+        tls,
+        dataDir,
+        fsType: 'ext4',
+        etcdUser: 'etcd',
+        etcdConfigFile: '/etc/etcd/etcd.conf.yml',
+        clusterToken: `${props.clusterName}-etcd`,
+        deadlines: DEFAULT_DEADLINES,
+      };
+      return new EtcdPeer(this, peerName(i), {
+        clusterName: props.clusterName,
+        peerIndex: i,
+        zone: props.zones[zoneIndex],
+        subnetId: this.network.subnetIds[zoneIndex],
+        securityGroupId: this.security.peerSecurityGroup.id,
+        instanceProfileArn: this.security.instanceProfile.arn,
+        imageId,
+        instanceType,
+        volume: props.volume,
+        userData: renderUserData({
+          agentConfig,
+          agentBucket: this.artifacts.bucket.bucket,
+          agentKey: this.artifacts.agentObject.key,
+          agentSha256: this.artifacts.agentBundle.sha256,
+          etcd,
+        }),
+        // The event rule and its permission must exist before a group's first launch event fires.
+        dependsOn: this.dnsUpdater.wiring,
+      });
+    });
+
+    // Output names are `<construct id>_<what>`, so `terraform output` reads plainly and two clusters in one stack don't clash.
+    const out = (name: string, value: unknown, description: string) =>
+      new TerraformOutput(this, name, { value, description }).overrideLogicalId(`${id}_${name}`);
+    out('hosted_zone_id', this.dns.zone.zoneId, 'Private hosted zone of the cluster');
+    out('domain', this.domain, 'Domain for etcd --discovery-srv');
+    out('srv_names', [this.dns.srvNames.server, this.dns.srvNames.client], 'SRV records for peer and client discovery');
+    out('peer_names', this.dns.peerFqdns, 'Peer FQDNs, by index');
+    out(
+      'client_endpoints',
+      peerIndices(size).map((i) => `${tls ? 'https' : 'http'}://${peerFqdn(this.domain, i)}:${ETCD_CLIENT_PORT}`),
+      'etcd client URLs (e.g. for kube-apiserver --etcd-servers)',
+    );
+    out('autoscaling_group_names', peerIndices(size).map((i) => autoScalingGroupName(props.clusterName, i)), 'Auto Scaling group of each peer');
+    out('volume_ids', this.peers.map((p) => p.volume.id), 'Persistent EBS volume of each peer');
+    out('artifact_bucket', this.artifacts.bucket.bucket, 'Bucket holding the node agent (and an optional etcd mirror under etcd/)');
+  }
+}
+
+/** Cluster names become resource names, tags and group names. */
+export function validateClusterName(name: string): void {
+  if (!/^[a-z][a-z0-9-]{0,31}$/.test(name) || name.endsWith('-')) {
+    throw new Error(
+      `clusterName "${name}" is invalid: use 1 to 32 lower-case letters, digits and hyphens, starting with a letter and not ending with a hyphen`,
+    );
+  }
+}
+
+/** Size must be odd and at least 3; zones at least 3, distinct, and the layout must survive a zone's loss. */
+export function validateSizeAndZones(size: number, zones: string[]): void {
+  if (!Number.isInteger(size) || size < 3) {
+    throw new Error(`size must be a whole number of at least 3 peers (got ${size}): fewer peers cannot lose any member and keep quorum`);
+  }
+  if (size % 2 === 0) {
+    throw new Error(
+      `size ${size} is even: an even cluster tolerates no more failures than size ${size - 1} but needs one more vote; use ${size - 1} or ${size + 1}`,
+    );
+  }
+  if (!Array.isArray(zones) || zones.length < 3) {
+    throw new Error(
+      `zones lists ${zones?.length ?? 0} zone(s); at least 3 are needed so the cluster survives the loss of one zone (e.g. ["us-east-1a", "us-east-1b", "us-east-1c"])`,
+    );
+  }
+  if (new Set(zones).size !== zones.length) {
+    throw new Error(`zones lists a zone twice (${zones.join(', ')}): each entry must be a different availability zone`);
+  }
+  if (zones.length > size) {
+    throw new Error(`zones has ${zones.length} zones for ${size} peers: zones beyond the ${size}th would hold no peer; pass at most ${size} zones`);
+  }
+  const problem = zoneLossProblem(size, zones.length);
+  if (problem) throw new Error(`size ${size} cannot survive the loss of one zone: ${problem}; add peers or zones`);
+}
+
+/** A private DNS domain that can hold `peer-<size-1>.` names; returns it normalized. */
+export function validateDomain(domain: string, size: number): string {
+  const d = normalizeDomain(domain);
+  const labels = d.split('.');
+  const labelOk = (l: string) => /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/.test(l);
+  if (labels.length < 2 || !labels.every(labelOk)) {
+    throw new Error(
+      `domain "${domain}" is not a valid DNS name: use two or more labels of letters, digits and inner hyphens, e.g. "etcd.internal"`,
+    );
+  }
+  const longest = peerFqdn(d, size - 1);
+  if (longest.length > 253) {
+    throw new Error(`domain "${domain}" is too long: ${longest} exceeds the 253 characters a DNS name may have`);
+  }
+  return d;
+}
+
+/** `arm64` for Graviton families (m7g, c7gn, r8g, t4g…), `x86_64` otherwise. */
+export function architectureOf(instanceType: string): 'arm64' | 'x86_64' {
+  return /^[a-z]+[0-9]+[a-z]*g[a-z]*\./.test(instanceType) ? 'arm64' : 'x86_64';
+}
+
+function resolveEtcdRelease(options: EtcdReleaseOptions = {}) {
+  const version = options.version ?? DEFAULT_ETCD_VERSION;
+  if (!/^\d+\.\d+\.\d+$/.test(version)) {
+    throw new Error(`etcd.version must look like 3.5.17 (no leading v), got "${version}"`);
+  }
+  if (options.sha256 !== undefined && !/^[a-f0-9]{64}$/.test(options.sha256)) {
+    throw new Error('etcd.sha256 must be 64 lower-case hex characters (the sha256 of the release tarball)');
+  }
+  const baseUrl = options.baseUrl ?? `https://github.com/etcd-io/etcd/releases/download/v${version}`;
+  if (!/^(https:\/\/|s3:\/\/)[^\s'"$`]+$/.test(baseUrl)) {
+    throw new Error(`etcd.baseUrl must be an https:// or s3:// URL without spaces or quotes, got "${baseUrl}"`);
+  }
+  return { version, baseUrl, sha256: options.sha256, preinstalled: options.preinstalled ?? false };
+}

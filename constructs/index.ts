@@ -1,0 +1,10 @@
+/** Public API of the library. */
+export * from './etcd-cluster';
+export * from './network';
+export * from './dns';
+export * from './dns-updater';
+export * from './peer';
+export * from './security';
+export * from './artifacts';
+export * from './naming';
+export * from './topology';

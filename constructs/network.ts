@@ -1,0 +1,239 @@
+import { Construct } from 'constructs';
+import { DataAwsRegion } from '@cdktf/provider-aws/lib/data-aws-region';
+import { DataAwsSubnet } from '@cdktf/provider-aws/lib/data-aws-subnet';
+import { Eip } from '@cdktf/provider-aws/lib/eip';
+import { InternetGateway } from '@cdktf/provider-aws/lib/internet-gateway';
+import { NatGateway } from '@cdktf/provider-aws/lib/nat-gateway';
+import { RouteTable } from '@cdktf/provider-aws/lib/route-table';
+import { RouteTableAssociation } from '@cdktf/provider-aws/lib/route-table-association';
+import { SecurityGroup } from '@cdktf/provider-aws/lib/security-group';
+import { Subnet } from '@cdktf/provider-aws/lib/subnet';
+import { Vpc } from '@cdktf/provider-aws/lib/vpc';
+import { VpcEndpoint } from '@cdktf/provider-aws/lib/vpc-endpoint';
+
+/** Props of {@link EtcdNetwork}. */
+export interface EtcdNetworkProps {
+  /** Cluster name, used in resource names and tags. */
+  readonly clusterName: string;
+  /** Availability zones, in the order that count-and-modulo uses (peer i in `zones[i % zones.length]`). */
+  readonly zones: string[];
+  /**
+   * An existing VPC to deploy into. When set, `subnetIds` is required and no
+   * network resources are created.
+   * @default - a new VPC is created
+   */
+  readonly vpcId?: string;
+  /**
+   * Existing private subnets, one per zone and in the same order as `zones`.
+   * Each subnet's zone is checked at plan time.
+   * @default - one private subnet per zone is created
+   */
+  readonly subnetIds?: string[];
+  /**
+   * CIDR block of the created VPC; subnets are carved from it (/20 each for a /16).
+   * @default '10.40.0.0/16'
+   */
+  readonly cidrBlock?: string;
+  /**
+   * Give the created private subnets a route to the internet through one NAT
+   * gateway per zone (so losing a zone never cuts the others off). Needed when
+   * the etcd release is downloaded from the internet. Set to `false` for an
+   * air-gapped cluster: interface endpoints for EC2 and Auto Scaling are then
+   * created instead, and the etcd release must come from a mirror in the VPC
+   * (an `s3://` URL in the artifact bucket) or the image.
+   * @default true
+   */
+  readonly internetEgress?: boolean;
+}
+
+/**
+ * The network the peers live in: a created VPC with one private subnet per
+ * zone, or an existing VPC and subnets. Either way, an S3 gateway endpoint
+ * lets instances fetch the node agent without the internet.
+ */
+export class EtcdNetwork extends Construct {
+  /** The VPC id. */
+  public readonly vpcId: string;
+  /** One private subnet id per zone, in the order of `zones`. */
+  public readonly subnetIds: string[];
+  /** The created VPC's CIDR; `undefined` for an existing VPC. */
+  public readonly cidrBlock?: string;
+
+  constructor(scope: Construct, id: string, props: EtcdNetworkProps) {
+    super(scope, id);
+    const usesExisting = props.vpcId !== undefined || props.subnetIds !== undefined;
+    if (usesExisting) {
+      validateExistingNetwork(props);
+      this.vpcId = props.vpcId!;
+      this.subnetIds = [...props.subnetIds!];
+      this.checkSubnetZones(props.zones, this.subnetIds);
+      return;
+    }
+
+    const cidrBlock = props.cidrBlock ?? '10.40.0.0/16';
+    const prefix = parseCidr(cidrBlock, 'network.cidrBlock');
+    if (prefix.length > 20) {
+      throw new Error(`network.cidrBlock ${cidrBlock} is too small: use a /20 or larger so each zone gets a /24 or larger subnet`);
+    }
+    this.cidrBlock = cidrBlock;
+    const tags = (name: string) => ({ Name: `${props.clusterName}-${name}`, 'etcd-cluster:name': props.clusterName });
+
+    const vpc = new Vpc(this, 'vpc', {
+      cidrBlock,
+      enableDnsHostnames: true,
+      enableDnsSupport: true,
+      tags: tags('vpc'),
+    });
+    this.vpcId = vpc.id;
+
+    // Private subnets take netnums 0..Z-1, public (NAT) ones 8..8+Z-1: adding a zone never renumbers another.
+    const privateSubnets = props.zones.map(
+      (zone, z) =>
+        new Subnet(this, `private-${zone}`, {
+          vpcId: vpc.id,
+          availabilityZone: zone,
+          cidrBlock: subnetCidr(cidrBlock, 4, z),
+          mapPublicIpOnLaunch: false,
+          tags: tags(`private-${zone}`),
+        }),
+    );
+    this.subnetIds = privateSubnets.map((s) => s.id);
+
+    const privateRouteTables = props.zones.map(
+      (zone, z) =>
+        new RouteTable(this, `private-routes-${zone}`, {
+          vpcId: vpc.id,
+          tags: tags(`private-${zone}`),
+        }),
+    );
+    privateRouteTables.forEach(
+      (table, z) =>
+        new RouteTableAssociation(this, `private-routes-assoc-${props.zones[z]}`, {
+          subnetId: privateSubnets[z].id,
+          routeTableId: table.id,
+        }),
+    );
+
+    const region = new DataAwsRegion(this, 'region');
+    new VpcEndpoint(this, 's3-endpoint', {
+      vpcId: vpc.id,
+      serviceName: `com.amazonaws.${region.region}.s3`,
+      vpcEndpointType: 'Gateway',
+      routeTableIds: privateRouteTables.map((t) => t.id),
+      tags: tags('s3'),
+    });
+
+    if (props.internetEgress ?? true) {
+      const igw = new InternetGateway(this, 'igw', { vpcId: vpc.id, tags: tags('igw') });
+      props.zones.forEach((zone, z) => {
+        const publicSubnet = new Subnet(this, `public-${zone}`, {
+          vpcId: vpc.id,
+          availabilityZone: zone,
+          cidrBlock: subnetCidr(cidrBlock, 4, 8 + z),
+          mapPublicIpOnLaunch: false,
+          tags: tags(`public-${zone}`),
+        });
+        const publicRoutes = new RouteTable(this, `public-routes-${zone}`, {
+          vpcId: vpc.id,
+          route: [{ cidrBlock: '0.0.0.0/0', gatewayId: igw.id }],
+          tags: tags(`public-${zone}`),
+        });
+        new RouteTableAssociation(this, `public-routes-assoc-${zone}`, {
+          subnetId: publicSubnet.id,
+          routeTableId: publicRoutes.id,
+        });
+        const eip = new Eip(this, `nat-ip-${zone}`, { domain: 'vpc', tags: tags(`nat-${zone}`) });
+        const nat = new NatGateway(this, `nat-${zone}`, {
+          subnetId: publicSubnet.id,
+          allocationId: eip.id,
+          tags: tags(`nat-${zone}`),
+          dependsOn: [igw],
+        });
+        privateRouteTables[z].putRoute([{ cidrBlock: '0.0.0.0/0', natGatewayId: nat.id }]);
+      });
+    } else {
+      // Without a route out, the agent reaches the EC2 and Auto Scaling APIs through interface endpoints.
+      const endpointGroup = new SecurityGroup(this, 'endpoint-sg', {
+        name: `${props.clusterName}-endpoints`,
+        description: 'HTTPS from the VPC to the interface endpoints used by the etcd node agent',
+        vpcId: vpc.id,
+        ingress: [{ fromPort: 443, toPort: 443, protocol: 'tcp', cidrBlocks: [cidrBlock], description: 'HTTPS from the VPC' }],
+        tags: tags('endpoints'),
+      });
+      for (const service of ['ec2', 'autoscaling']) {
+        new VpcEndpoint(this, `${service}-endpoint`, {
+          vpcId: vpc.id,
+          serviceName: `com.amazonaws.${region.region}.${service}`,
+          vpcEndpointType: 'Interface',
+          privateDnsEnabled: true,
+          subnetIds: this.subnetIds,
+          securityGroupIds: [endpointGroup.id],
+          tags: tags(service),
+        });
+      }
+    }
+  }
+
+  /** Fails the plan, not the boot, when an existing subnet is in the wrong zone. */
+  private checkSubnetZones(zones: string[], subnetIds: string[]): void {
+    subnetIds.forEach((subnetId, z) => {
+      new DataAwsSubnet(this, `existing-subnet-${zones[z]}`, {
+        id: subnetId,
+        lifecycle: {
+          postcondition: [
+            {
+              condition: `\${self.availability_zone == "${zones[z]}"}`,
+              errorMessage: `network.subnetIds[${z}] must be a subnet in ${zones[z]} (zones[${z}]); order subnetIds like zones.`,
+            },
+          ],
+        },
+      });
+    });
+  }
+}
+
+function validateExistingNetwork(props: EtcdNetworkProps): void {
+  if (props.vpcId === undefined) {
+    throw new Error('network.subnetIds was given without network.vpcId: pass the VPC id of those subnets too');
+  }
+  if (props.subnetIds === undefined) {
+    throw new Error('network.vpcId was given without network.subnetIds: pass one private subnet id per zone, in the order of zones');
+  }
+  if (props.subnetIds.length !== props.zones.length) {
+    throw new Error(
+      `network.subnetIds has ${props.subnetIds.length} subnets for ${props.zones.length} zones: ` +
+        `pass exactly one subnet per zone, in the order of zones (${props.zones.join(', ')})`,
+    );
+  }
+  if (new Set(props.subnetIds).size !== props.subnetIds.length) {
+    throw new Error('network.subnetIds lists a subnet twice: each zone needs its own subnet');
+  }
+  if (props.cidrBlock !== undefined || props.internetEgress !== undefined) {
+    throw new Error('network.cidrBlock and network.internetEgress apply only to a created VPC: drop them when passing vpcId and subnetIds');
+  }
+}
+
+/** Parses `a.b.c.d/len`; throws naming `propName` when malformed. */
+export function parseCidr(cidr: string, propName: string): { address: number; length: number } {
+  const match = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})\/(\d{1,2})$/.exec(cidr);
+  const octets = match ? match.slice(1, 5).map(Number) : [];
+  const length = match ? Number(match[5]) : NaN;
+  if (!match || octets.some((o) => o > 255) || length > 32) {
+    throw new Error(`${propName} must be an IPv4 CIDR like 10.40.0.0/16, got "${cidr}"`);
+  }
+  const address = ((octets[0] << 24) | (octets[1] << 16) | (octets[2] << 8) | octets[3]) >>> 0;
+  return { address, length };
+}
+
+/** Same as Terraform's `cidrsubnet(base, newbits, netnum)`, computed at synth time so plans show real CIDRs. */
+export function subnetCidr(base: string, newbits: number, netnum: number): string {
+  const { address, length } = parseCidr(base, 'cidr');
+  const newLength = length + newbits;
+  if (newLength > 32 || netnum >= 2 ** newbits) {
+    throw new Error(`cannot carve subnet ${netnum} with ${newbits} extra bits from ${base}`);
+  }
+  const mask = length === 0 ? 0 : (0xffffffff << (32 - length)) >>> 0;
+  const subnet = ((address & mask) + netnum * 2 ** (32 - newLength)) >>> 0;
+  const octets = [24, 16, 8, 0].map((shift) => (subnet >>> shift) & 255);
+  return `${octets.join('.')}/${newLength}`;
+}

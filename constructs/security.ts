@@ -1,0 +1,184 @@
+import { Construct } from 'constructs';
+import { DataAwsPartition } from '@cdktf/provider-aws/lib/data-aws-partition';
+import { IamInstanceProfile } from '@cdktf/provider-aws/lib/iam-instance-profile';
+import { IamRole } from '@cdktf/provider-aws/lib/iam-role';
+import { IamRolePolicy } from '@cdktf/provider-aws/lib/iam-role-policy';
+import { SecurityGroup } from '@cdktf/provider-aws/lib/security-group';
+import { VpcSecurityGroupEgressRule } from '@cdktf/provider-aws/lib/vpc-security-group-egress-rule';
+import { VpcSecurityGroupIngressRule } from '@cdktf/provider-aws/lib/vpc-security-group-ingress-rule';
+import { CLUSTER_TAG_KEY, ETCD_CLIENT_PORT, ETCD_PEER_PORT, autoScalingGroupNamePattern } from './naming';
+
+/** Props of {@link EtcdSecurity}. */
+export interface EtcdSecurityProps {
+  readonly clusterName: string;
+  readonly vpcId: string;
+  /**
+   * CIDR blocks allowed to reach the client port (2379), e.g. the Kubernetes control plane's subnets.
+   * `0.0.0.0/0` is refused.
+   * @default [] - only the peers themselves
+   */
+  readonly clientCidrBlocks?: string[];
+  /**
+   * Security groups allowed to reach the client port (2379).
+   * @default [] - only the peers themselves
+   */
+  readonly clientSecurityGroupIds?: string[];
+  /** Bucket ARN and the key prefixes the instances may read (agent bundle, etcd mirror). */
+  readonly artifactBucketArn: string;
+}
+
+/**
+ * Who may talk to the peers and what the peers may do: one security group
+ * (2380 only between peers, 2379 from peers and configured clients) and the
+ * instance role the node agent uses (only this cluster's volumes, by tag).
+ */
+export class EtcdSecurity extends Construct {
+  /** The peers' security group. */
+  public readonly peerSecurityGroup: SecurityGroup;
+  /** Instance profile the launch templates use. */
+  public readonly instanceProfile: IamInstanceProfile;
+  /** The instance role. */
+  public readonly instanceRole: IamRole;
+
+  constructor(scope: Construct, id: string, props: EtcdSecurityProps) {
+    super(scope, id);
+    const clientCidrs = props.clientCidrBlocks ?? [];
+    for (const cidr of clientCidrs) {
+      if (/^0\.0\.0\.0\/0$/.test(cidr.trim()) || cidr.trim() === '::/0') {
+        throw new Error(
+          `clientCidrBlocks contains ${cidr}: etcd holds every Kubernetes secret and must not be open to the world; ` +
+            'list the subnets of your API servers instead',
+        );
+      }
+    }
+
+    this.peerSecurityGroup = new SecurityGroup(this, 'peers', {
+      name: `${props.clusterName}-etcd-peers`,
+      description: `etcd peers of ${props.clusterName}: 2380 between peers, 2379 from peers and clients`,
+      vpcId: props.vpcId,
+      tags: { Name: `${props.clusterName}-etcd-peers`, [CLUSTER_TAG_KEY]: props.clusterName },
+    });
+    const sg = this.peerSecurityGroup.id;
+    new VpcSecurityGroupIngressRule(this, 'peer-port-from-peers', {
+      securityGroupId: sg,
+      referencedSecurityGroupId: sg,
+      ipProtocol: 'tcp',
+      fromPort: ETCD_PEER_PORT,
+      toPort: ETCD_PEER_PORT,
+      description: 'etcd raft traffic between peers',
+    });
+    new VpcSecurityGroupIngressRule(this, 'client-port-from-peers', {
+      securityGroupId: sg,
+      referencedSecurityGroupId: sg,
+      ipProtocol: 'tcp',
+      fromPort: ETCD_CLIENT_PORT,
+      toPort: ETCD_CLIENT_PORT,
+      description: 'etcd clients on the peers (health checks, etcdctl)',
+    });
+    clientCidrs.forEach(
+      (cidr, n) =>
+        new VpcSecurityGroupIngressRule(this, `client-port-from-cidr-${n}`, {
+          securityGroupId: sg,
+          cidrIpv4: cidr,
+          ipProtocol: 'tcp',
+          fromPort: ETCD_CLIENT_PORT,
+          toPort: ETCD_CLIENT_PORT,
+          description: `etcd clients from ${cidr}`,
+        }),
+    );
+    (props.clientSecurityGroupIds ?? []).forEach(
+      (groupId, n) =>
+        new VpcSecurityGroupIngressRule(this, `client-port-from-group-${n}`, {
+          securityGroupId: sg,
+          referencedSecurityGroupId: groupId,
+          ipProtocol: 'tcp',
+          fromPort: ETCD_CLIENT_PORT,
+          toPort: ETCD_CLIENT_PORT,
+          description: 'etcd clients from a client security group',
+        }),
+    );
+    new VpcSecurityGroupEgressRule(this, 'egress-https', {
+      securityGroupId: sg,
+      cidrIpv4: '0.0.0.0/0',
+      ipProtocol: 'tcp',
+      fromPort: 443,
+      toPort: 443,
+      description: 'AWS APIs, S3 and package repositories over HTTPS',
+    });
+    new VpcSecurityGroupEgressRule(this, 'egress-peers', {
+      securityGroupId: sg,
+      referencedSecurityGroupId: sg,
+      ipProtocol: 'tcp',
+      fromPort: ETCD_CLIENT_PORT,
+      toPort: ETCD_PEER_PORT,
+      description: 'etcd peer and client traffic to the other peers',
+    });
+    new VpcSecurityGroupEgressRule(this, 'egress-dns', {
+      securityGroupId: sg,
+      cidrIpv4: '0.0.0.0/0',
+      ipProtocol: 'udp',
+      fromPort: 53,
+      toPort: 53,
+      description: 'DNS (the VPC resolver)',
+    });
+    new VpcSecurityGroupEgressRule(this, 'egress-http', {
+      securityGroupId: sg,
+      cidrIpv4: '0.0.0.0/0',
+      ipProtocol: 'tcp',
+      fromPort: 80,
+      toPort: 80,
+      description: 'Amazon Linux package mirrors answer on HTTP behind the S3 endpoint',
+    });
+
+    const partition = new DataAwsPartition(this, 'partition');
+    const p = partition.partition;
+    this.instanceRole = new IamRole(this, 'instance-role', {
+      namePrefix: `${props.clusterName}-etcd-peer-`,
+      description: `etcd peers of ${props.clusterName}: attach their own volumes, nothing else`,
+      assumeRolePolicy: JSON.stringify({
+        Version: '2012-10-17',
+        Statement: [{ Effect: 'Allow', Principal: { Service: 'ec2.amazonaws.com' }, Action: 'sts:AssumeRole' }],
+      }),
+    });
+    const clusterTagCondition = { StringEquals: { [`aws:ResourceTag/${CLUSTER_TAG_KEY}`]: props.clusterName } };
+    new IamRolePolicy(this, 'instance-policy', {
+      name: 'etcd-node-agent',
+      role: this.instanceRole.id,
+      policy: JSON.stringify({
+        Version: '2012-10-17',
+        Statement: [
+          {
+            Sid: 'ReadVolumesAndInstances',
+            Effect: 'Allow',
+            // Describe calls cannot be scoped to resources; they are read-only.
+            Action: ['ec2:DescribeVolumes', 'ec2:DescribeInstances', 'autoscaling:DescribeAutoScalingInstances'],
+            Resource: '*',
+          },
+          {
+            Sid: 'AttachOnlyThisClustersVolumes',
+            Effect: 'Allow',
+            Action: ['ec2:AttachVolume', 'ec2:DetachVolume'],
+            Resource: [`arn:${p}:ec2:*:*:volume/*`, `arn:${p}:ec2:*:*:instance/*`],
+            Condition: clusterTagCondition,
+          },
+          {
+            Sid: 'ReportOwnHealth',
+            Effect: 'Allow',
+            Action: ['autoscaling:SetInstanceHealth'],
+            Resource: `arn:${p}:autoscaling:*:*:autoScalingGroup:*:autoScalingGroupName/${autoScalingGroupNamePattern(props.clusterName)}`,
+          },
+          {
+            Sid: 'ReadArtifacts',
+            Effect: 'Allow',
+            Action: ['s3:GetObject'],
+            Resource: [`${props.artifactBucketArn}/node-agent/*`, `${props.artifactBucketArn}/etcd/*`],
+          },
+        ],
+      }),
+    });
+    this.instanceProfile = new IamInstanceProfile(this, 'instance-profile', {
+      namePrefix: `${props.clusterName}-etcd-peer-`,
+      role: this.instanceRole.name,
+    });
+  }
+}

@@ -1,0 +1,158 @@
+/**
+ * Renders the boot script of a peer's instance. Pure: the construct passes
+ * Terraform references (bucket name, object key) in as plain strings.
+ *
+ * The script must not contain `${` or `%{` of its own: Terraform would read
+ * them as interpolations. It uses `$VAR` only; a test enforces this.
+ */
+import type { AgentConfig } from '../node-agent/config';
+
+/** Where etcd's binaries come from. */
+export interface EtcdReleaseSource {
+  /** etcd version without the leading `v`, e.g. `3.5.17`. */
+  readonly version: string;
+  /**
+   * Base URL holding `etcd-v<version>-linux-<arch>.tar.gz` (and `SHA256SUMS`
+   * when `sha256` is not given): `https://…` or `s3://bucket/prefix`.
+   */
+  readonly baseUrl: string;
+  /** Pinned sha256 of the tarball; without it the release's own `SHA256SUMS` is checked. */
+  readonly sha256?: string;
+  /** etcd is already on the image at `/usr/local/bin/etcd`: download nothing. */
+  readonly preinstalled: boolean;
+}
+
+/** Inputs of {@link renderUserData}. */
+export interface UserDataInput {
+  readonly agentConfig: AgentConfig;
+  /** Bucket and key of the bundled node agent, and its sha256. */
+  readonly agentBucket: string;
+  readonly agentKey: string;
+  readonly agentSha256: string;
+  readonly etcd: EtcdReleaseSource;
+}
+
+/** Path of the agent on the instance. */
+export const AGENT_PATH = '/usr/local/lib/etcd-node-agent/agent.js';
+/** Path of the agent's configuration on the instance. */
+export const AGENT_CONFIG_PATH = '/etc/etcd-node-agent/config.json';
+
+/** The systemd unit that prepares the volume; etcd cannot start unless it succeeded. */
+export function agentUnit(): string {
+  return `[Unit]
+Description=etcd node agent: attach, check and mount this peer's volume, write etcd's configuration
+Wants=network-online.target
+After=network-online.target
+OnFailure=etcd-node-agent-failed.service
+
+[Service]
+Type=oneshot
+RemainAfterExit=yes
+ExecStart=/usr/bin/node ${AGENT_PATH} boot --config ${AGENT_CONFIG_PATH}
+TimeoutStartSec=1800
+
+[Install]
+WantedBy=multi-user.target
+`;
+}
+
+/** etcd's unit: `Requires=` and `After=` the agent, so a failed volume step means no etcd. */
+export function etcdUnit(etcdConfigFile: string, etcdUser: string): string {
+  return `[Unit]
+Description=etcd peer
+Requires=etcd-node-agent.service
+After=etcd-node-agent.service
+
+[Service]
+Type=notify
+User=${etcdUser}
+ExecStart=/usr/local/bin/etcd --config-file ${etcdConfigFile}
+Restart=always
+RestartSec=2
+LimitNOFILE=65536
+
+[Install]
+WantedBy=multi-user.target
+`;
+}
+
+/** Marks the instance unhealthy when the agent gives up, so its group replaces it instead of leaving a peer down. */
+export function agentFailedUnit(): string {
+  return `[Unit]
+Description=Report a failed etcd node agent to Auto Scaling
+
+[Service]
+Type=oneshot
+ExecStart=/usr/local/sbin/etcd-report-unhealthy
+`;
+}
+
+/** Renders the whole boot script. */
+export function renderUserData(input: UserDataInput): string {
+  const c = input.agentConfig;
+  const etcd = input.etcd;
+  const lines: string[] = [
+    '#!/bin/bash',
+    `# etcd peer ${c.peerIndex} of cluster ${c.clusterName}: identity below, volume and etcd through systemd.`,
+    'set -euo pipefail',
+    'exec > >(tee -a /var/log/etcd-bootstrap.log) 2>&1',
+    'install -d -m 0755 /etc/etcd-node-agent /etc/etcd /usr/local/lib/etcd-node-agent',
+    `cat > ${AGENT_CONFIG_PATH} <<'END_OF_CONFIG'`,
+    JSON.stringify(c, null, 2),
+    'END_OF_CONFIG',
+    '',
+    '# Node.js runs the agent; Amazon Linux 2023 packages it and its repositories are reached through the S3 endpoint.',
+    'command -v node >/dev/null || dnf install -y nodejs',
+    `aws s3 cp "s3://${input.agentBucket}/${input.agentKey}" ${AGENT_PATH}`,
+    `echo "${input.agentSha256}  ${AGENT_PATH}" | sha256sum -c -`,
+    '',
+    `id -u ${c.etcdUser} >/dev/null 2>&1 || useradd --system --no-create-home --shell /sbin/nologin ${c.etcdUser}`,
+  ];
+  if (!etcd.preinstalled) {
+    lines.push(
+      '',
+      '# etcd: a pinned release, checked before it is unpacked.',
+      `ETCD_VERSION=${etcd.version}`,
+      `ETCD_BASE_URL=${etcd.baseUrl.replace(/\/$/, '')}`,
+      `ETCD_SHA256=${etcd.sha256 ?? ''}`,
+      'ARCH=$(uname -m | sed -e s/x86_64/amd64/ -e s/aarch64/arm64/)',
+      'TARBALL=etcd-v$ETCD_VERSION-linux-$ARCH.tar.gz',
+      'fetch() { case "$1" in s3://*) aws s3 cp "$1" "$2" ;; *) curl -fsSL --retry 5 -o "$2" "$1" ;; esac; }',
+      'WORK=$(mktemp -d)',
+      'fetch "$ETCD_BASE_URL/$TARBALL" "$WORK/$TARBALL"',
+      'if [ -n "$ETCD_SHA256" ]; then',
+      '  echo "$ETCD_SHA256  $WORK/$TARBALL" | sha256sum -c -',
+      'else',
+      '  fetch "$ETCD_BASE_URL/SHA256SUMS" "$WORK/SHA256SUMS"',
+      "  (cd \"$WORK\" && awk -v f=\"$TARBALL\" '$2 == f' SHA256SUMS | sha256sum -c -)",
+      'fi',
+      'tar -xzf "$WORK/$TARBALL" -C /usr/local/bin --strip-components=1 etcd-v$ETCD_VERSION-linux-$ARCH/etcd etcd-v$ETCD_VERSION-linux-$ARCH/etcdctl etcd-v$ETCD_VERSION-linux-$ARCH/etcdutl',
+      'rm -rf "$WORK"',
+    );
+  }
+  lines.push(
+    '',
+    "cat > /usr/local/sbin/etcd-report-unhealthy <<'END_OF_SCRIPT'",
+    '#!/bin/bash',
+    'TOKEN=$(curl -fsS -X PUT -H "X-aws-ec2-metadata-token-ttl-seconds: 60" http://169.254.169.254/latest/api/token)',
+    'ID=$(curl -fsS -H "X-aws-ec2-metadata-token: $TOKEN" http://169.254.169.254/latest/meta-data/instance-id)',
+    'aws autoscaling set-instance-health --instance-id "$ID" --health-status Unhealthy --no-should-respect-grace-period',
+    'END_OF_SCRIPT',
+    'chmod 0755 /usr/local/sbin/etcd-report-unhealthy',
+    "cat > /etc/systemd/system/etcd-node-agent.service <<'END_OF_UNIT'",
+    agentUnit().trimEnd(),
+    'END_OF_UNIT',
+    "cat > /etc/systemd/system/etcd-node-agent-failed.service <<'END_OF_UNIT'",
+    agentFailedUnit().trimEnd(),
+    'END_OF_UNIT',
+    "cat > /etc/systemd/system/etcd.service <<'END_OF_UNIT'",
+    etcdUnit(c.etcdConfigFile, c.etcdUser).trimEnd(),
+    'END_OF_UNIT',
+    'systemctl daemon-reload',
+    '# Starting etcd starts the agent first (Requires=/After=); if the agent fails, etcd stays down.',
+    'systemctl enable etcd-node-agent.service etcd.service',
+    'systemctl start --no-block etcd.service',
+    '',
+  );
+  return lines.join('\n');
+}

@@ -1,0 +1,107 @@
+/**
+ * The node agent's configuration: written by the construct into user data
+ * (AWS mode) or by the simulation (local mode), read by `node-agent boot`.
+ */
+import { normalizeDomain } from '../constructs/naming';
+
+/** Where the agent finds its volume and identity. */
+export type AgentMode = 'aws' | 'local';
+
+/** Bounded waits of the boot sequence, in seconds. */
+export interface AgentDeadlines {
+  /** Attach (including waiting for a dying instance to release the volume). */
+  readonly attachSeconds: number;
+  /** How long a still-running previous owner may keep the volume before it is force-detached (only if it left the peer's group). */
+  readonly forceDetachGraceSeconds: number;
+  /** Waiting for the block device node to appear. */
+  readonly deviceSeconds: number;
+  /** Waiting for `peer-N.<domain>` to resolve to this instance. */
+  readonly dnsSeconds: number;
+}
+
+/** Everything `node-agent boot` needs to become peer N. */
+export interface AgentConfig {
+  readonly mode: AgentMode;
+  readonly clusterName: string;
+  readonly domain: string;
+  readonly peerIndex: number;
+  readonly peerCount: number;
+  /** TLS for peers and clients (SRV names switch to `-ssl`). */
+  readonly tls: boolean;
+  /** Mount point of the peer's volume, and etcd's data dir. */
+  readonly dataDir: string;
+  /** Filesystem created on an empty volume, and the only one accepted on a used one. */
+  readonly fsType: 'ext4' | 'xfs';
+  /** User that owns the data dir and runs etcd. */
+  readonly etcdUser: string;
+  /** Where the agent writes etcd's configuration file. */
+  readonly etcdConfigFile: string;
+  /** Shared by all peers of one cluster; guards against joining a foreign cluster. */
+  readonly clusterToken: string;
+  readonly deadlines: AgentDeadlines;
+  /** Local mode only: the file that plays the EBS volume, and this host's IP. */
+  readonly local?: {
+    readonly volumeFile: string;
+    readonly ipAddress: string;
+  };
+}
+
+/** Defaults for the waits; generous enough for a volume released by a terminating instance. */
+export const DEFAULT_DEADLINES: AgentDeadlines = {
+  attachSeconds: 600,
+  forceDetachGraceSeconds: 300,
+  deviceSeconds: 120,
+  dnsSeconds: 300,
+};
+
+/** Parses and validates a config document; the error names the field and the fix. */
+export function parseAgentConfig(raw: unknown, source = 'config'): AgentConfig {
+  if (typeof raw !== 'object' || raw === null) throw new Error(`${source}: expected a JSON object`);
+  const c = raw as Record<string, unknown>;
+  const str = (key: string): string => {
+    const v = c[key];
+    if (typeof v !== 'string' || v.length === 0) throw new Error(`${source}: "${key}" must be a non-empty string`);
+    return v;
+  };
+  const int = (key: string, min: number): number => {
+    const v = c[key];
+    if (typeof v !== 'number' || !Number.isInteger(v) || v < min) throw new Error(`${source}: "${key}" must be an integer >= ${min}`);
+    return v;
+  };
+  const mode = str('mode');
+  if (mode !== 'aws' && mode !== 'local') throw new Error(`${source}: "mode" must be "aws" or "local", got "${mode}"`);
+  const fsType = (c.fsType ?? 'ext4') as string;
+  if (fsType !== 'ext4' && fsType !== 'xfs') throw new Error(`${source}: "fsType" must be "ext4" or "xfs", got "${fsType}"`);
+  const peerCount = int('peerCount', 1);
+  const peerIndex = int('peerIndex', 0);
+  if (peerIndex >= peerCount) throw new Error(`${source}: "peerIndex" ${peerIndex} is outside the cluster of ${peerCount} peers`);
+  const dataDir = str('dataDir');
+  if (!dataDir.startsWith('/') || dataDir === '/') throw new Error(`${source}: "dataDir" must be an absolute path other than /, got "${dataDir}"`);
+  const deadlines = { ...DEFAULT_DEADLINES, ...((c.deadlines as object | undefined) ?? {}) } as AgentDeadlines;
+  for (const [key, value] of Object.entries(deadlines)) {
+    if (typeof value !== 'number' || !(value > 0)) throw new Error(`${source}: "deadlines.${key}" must be a positive number of seconds`);
+  }
+  let local: AgentConfig['local'];
+  if (mode === 'local') {
+    const l = c.local as Record<string, unknown> | undefined;
+    if (!l || typeof l.volumeFile !== 'string' || typeof l.ipAddress !== 'string') {
+      throw new Error(`${source}: local mode needs "local": { "volumeFile": PATH, "ipAddress": IP }`);
+    }
+    local = { volumeFile: l.volumeFile, ipAddress: l.ipAddress };
+  }
+  return {
+    mode,
+    clusterName: str('clusterName'),
+    domain: normalizeDomain(str('domain')),
+    peerIndex,
+    peerCount,
+    tls: c.tls === true,
+    dataDir,
+    fsType,
+    etcdUser: (c.etcdUser as string | undefined) ?? 'etcd',
+    etcdConfigFile: (c.etcdConfigFile as string | undefined) ?? '/etc/etcd/etcd.conf.yml',
+    clusterToken: str('clusterToken'),
+    deadlines,
+    local,
+  };
+}
