@@ -24,6 +24,8 @@ export interface BundleOptions {
   readonly fileName: string;
   /** Node.js version the bundle must run on, e.g. `node20`. */
   readonly target: string;
+  /** Packages left out of the bundle because the runtime provides them (e.g. `@aws-sdk/*` on Lambda). */
+  readonly external?: string[];
 }
 
 // Bundling is pure in its inputs; memoizing keeps a test run that synthesizes dozens of stacks fast.
@@ -38,7 +40,7 @@ export function bundleEntry(entryWithoutExtension: string, options: BundleOption
   if (!entry) {
     throw new Error(`cannot bundle ${entryWithoutExtension}: neither .ts nor .js exists (is the package installed completely?)`);
   }
-  const key = `${entry}|${options.fileName}|${options.target}`;
+  const key = `${entry}|${options.fileName}|${options.target}|${(options.external ?? []).join(',')}`;
   const cached = bundles.get(key);
   if (cached && existsSync(cached.path)) return cached;
 
@@ -53,6 +55,7 @@ export function bundleEntry(entryWithoutExtension: string, options: BundleOption
     format: 'cjs',
     target: options.target,
     legalComments: 'none',
+    external: options.external,
     logLevel: 'error',
   });
   const content = readFileSync(path);

@@ -29,9 +29,10 @@ export interface AwsUpdaterSettings {
 export class AwsUpdaterPort implements UpdaterPort {
   constructor(
     private readonly settings: AwsUpdaterSettings,
-    private readonly ec2 = new EC2Client({}),
-    private readonly route53 = new Route53Client({}),
-    private readonly autoscaling = new AutoScalingClient({}),
+    // One retry policy, ours (withRetry): the SDK's own retries would multiply it.
+    private readonly ec2 = new EC2Client({ maxAttempts: 1 }),
+    private readonly route53 = new Route53Client({ maxAttempts: 1 }),
+    private readonly autoscaling = new AutoScalingClient({ maxAttempts: 1 }),
   ) {}
 
   private retry<T>(operation: () => Promise<T>): Promise<T> {

@@ -105,7 +105,7 @@ describe('default cluster: 9 peers over 3 zones', () => {
     const fn = Object.values(stack.resources('aws_lambda_function'))[0];
     expect(fn.filename).toMatch(/^assets\/.+\.zip$/);
     expect(fn.handler).toBe('index.handler');
-    expect(fn.runtime).toBe('nodejs20.x');
+    expect(fn.runtime).toBe('nodejs22.x');
     expect(fn.environment.variables).toMatchObject({ CLUSTER_NAME: 'test', DOMAIN: 'test.etcd.internal', PEER_COUNT: '9', RECORD_TTL: '10' });
   });
 
