@@ -196,6 +196,7 @@ export class EtcdCluster extends Construct {
         fsType: 'ext4',
         etcdUser: 'etcd',
         etcdConfigFile: '/etc/etcd/etcd.conf.yml',
+        pkiDir: '/etc/etcd/pki',
         clusterToken: `${props.clusterName}-etcd`,
         deadlines: DEFAULT_DEADLINES,
       };

@@ -56,12 +56,17 @@ WantedBy=multi-user.target
 `;
 }
 
-/** etcd's unit: `Requires=` and `After=` the agent, so a failed volume step means no etcd. */
-export function etcdUnit(etcdConfigFile: string, etcdUser: string): string {
+/**
+ * etcd's unit: `Requires=` and `After=` the agent, so a failed volume step
+ * means no etcd; and it asserts the data dir is a mount point, so even a
+ * manual `systemctl start etcd` cannot run on the root disk.
+ */
+export function etcdUnit(etcdConfigFile: string, etcdUser: string, dataDir: string): string {
   return `[Unit]
 Description=etcd peer
 Requires=etcd-node-agent.service
 After=etcd-node-agent.service
+AssertPathIsMountPoint=${dataDir}
 
 [Service]
 Type=notify
@@ -146,7 +151,7 @@ export function renderUserData(input: UserDataInput): string {
     agentFailedUnit().trimEnd(),
     'END_OF_UNIT',
     "cat > /etc/systemd/system/etcd.service <<'END_OF_UNIT'",
-    etcdUnit(c.etcdConfigFile, c.etcdUser).trimEnd(),
+    etcdUnit(c.etcdConfigFile, c.etcdUser, c.dataDir).trimEnd(),
     'END_OF_UNIT',
     'systemctl daemon-reload',
     '# Starting etcd starts the agent first (Requires=/After=); if the agent fails, etcd stays down.',

@@ -1,4 +1,86 @@
 #!/usr/bin/env node
-/** Placeholder entry replaced by the node agent issue; kept minimal so the stack can bundle it. */
-process.stderr.write('node-agent: not built yet\n');
-process.exit(2);
+/**
+ * node-agent: makes a fungible instance become peer N.
+ *   node-agent boot --config FILE
+ *   node-agent prepare-volume --device DEV --mount-point DIR [--fs-type ext4] [--owner USER] [--label LABEL]
+ * Exit 0 only when every step held; 1 on a refusal or failure (etcd then stays down); 2 on bad usage.
+ */
+import { readFileSync } from 'fs';
+import { promises as dns } from 'dns';
+import { jsonLogger } from '../runtime/log';
+import { AwsVolumeProvider } from './aws';
+import { boot, prepareVolume } from './boot';
+import { parseAgentConfig } from './config';
+import { LocalVolumeProvider } from './local';
+
+const USAGE = `usage:
+  node-agent boot --config FILE
+      attach this peer's volume, format it only if it has no signature, mount it,
+      write etcd's configuration, wait for the peer's name to resolve here
+  node-agent prepare-volume --device DEV --mount-point DIR [--fs-type ext4|xfs] [--owner USER] [--label LABEL]
+      probe DEV, create a filesystem only if it has no signature at all, mount it at DIR`;
+
+class UsageError extends Error {}
+
+/** Parses `--name value` pairs; every flag needs a value. */
+export function parseFlags(args: string[], allowed: string[]): Record<string, string> {
+  const flags: Record<string, string> = {};
+  for (let i = 0; i < args.length; i += 2) {
+    const name = args[i];
+    if (!name.startsWith('--') || !allowed.includes(name.slice(2))) throw new UsageError(`unknown argument ${name}`);
+    if (args[i + 1] === undefined || args[i + 1].startsWith('--')) throw new UsageError(`${name} needs a value`);
+    flags[name.slice(2)] = args[i + 1];
+  }
+  return flags;
+}
+
+/** Runs the CLI; returns the exit code. */
+export async function main(argv: string[]): Promise<number> {
+  const [command, ...rest] = argv;
+  const log = jsonLogger({ component: 'etcd-node-agent' });
+  try {
+    if (command === 'boot') {
+      const flags = parseFlags(rest, ['config']);
+      if (!flags.config) throw new UsageError('boot needs --config FILE');
+      let raw: unknown;
+      try {
+        raw = JSON.parse(readFileSync(flags.config, 'utf8'));
+      } catch (error) {
+        throw new UsageError(`cannot read config ${flags.config}: ${(error as Error).message}`);
+      }
+      const config = parseAgentConfig(raw, flags.config);
+      const volumes = config.mode === 'aws' ? new AwsVolumeProvider(config) : new LocalVolumeProvider(config);
+      await boot(config, { volumes, resolver: dns, log, listenAddress: config.mode === 'local' ? config.local!.ipAddress : '0.0.0.0' });
+      return 0;
+    }
+    if (command === 'prepare-volume') {
+      const flags = parseFlags(rest, ['device', 'mount-point', 'fs-type', 'owner', 'label']);
+      if (!flags.device || !flags['mount-point']) throw new UsageError('prepare-volume needs --device DEV and --mount-point DIR');
+      const fsType = flags['fs-type'] ?? 'ext4';
+      if (fsType !== 'ext4' && fsType !== 'xfs') throw new UsageError(`--fs-type must be ext4 or xfs, got ${fsType}`);
+      const result = await prepareVolume(
+        { device: flags.device, mountPoint: flags['mount-point'], fsType, owner: flags.owner, label: flags.label ?? 'etcd-data' },
+        log,
+      );
+      log.info('volume ready', { device: flags.device, mountPoint: flags['mount-point'], ...result });
+      return 0;
+    }
+    if (command === undefined || command === '--help' || command === 'help') {
+      process.stdout.write(USAGE + '\n');
+      return command === undefined ? 2 : 0;
+    }
+    throw new UsageError(`unknown command ${command}`);
+  } catch (error) {
+    if (error instanceof UsageError) {
+      process.stderr.write(`node-agent: ${error.message}\n${USAGE}\n`);
+      return 2;
+    }
+    log.error('node agent failed; etcd will not start', { error: (error as Error).message, kind: (error as Error).name });
+    process.stderr.write(`node-agent: ${(error as Error).message}\n`);
+    return 1;
+  }
+}
+
+if (require.main === module) {
+  main(process.argv.slice(2)).then((code) => process.exit(code));
+}

@@ -36,6 +36,8 @@ export interface AgentConfig {
   readonly etcdUser: string;
   /** Where the agent writes etcd's configuration file. */
   readonly etcdConfigFile: string;
+  /** With TLS: directory holding ca.crt, peer.crt/key and server.crt/key. */
+  readonly pkiDir: string;
   /** Shared by all peers of one cluster; guards against joining a foreign cluster. */
   readonly clusterToken: string;
   readonly deadlines: AgentDeadlines;
@@ -43,6 +45,8 @@ export interface AgentConfig {
   readonly local?: {
     readonly volumeFile: string;
     readonly ipAddress: string;
+    /** Name of this instance in logs; defaults to the host name. */
+    readonly instanceId?: string;
   };
 }
 
@@ -87,7 +91,7 @@ export function parseAgentConfig(raw: unknown, source = 'config'): AgentConfig {
     if (!l || typeof l.volumeFile !== 'string' || typeof l.ipAddress !== 'string') {
       throw new Error(`${source}: local mode needs "local": { "volumeFile": PATH, "ipAddress": IP }`);
     }
-    local = { volumeFile: l.volumeFile, ipAddress: l.ipAddress };
+    local = { volumeFile: l.volumeFile, ipAddress: l.ipAddress, instanceId: typeof l.instanceId === 'string' ? l.instanceId : undefined };
   }
   return {
     mode,
@@ -100,6 +104,7 @@ export function parseAgentConfig(raw: unknown, source = 'config'): AgentConfig {
     fsType,
     etcdUser: (c.etcdUser as string | undefined) ?? 'etcd',
     etcdConfigFile: (c.etcdConfigFile as string | undefined) ?? '/etc/etcd/etcd.conf.yml',
+    pkiDir: (c.pkiDir as string | undefined) ?? '/etc/etcd/pki',
     clusterToken: str('clusterToken'),
     deadlines,
     local,

@@ -13,6 +13,7 @@ const input = {
     fsType: 'ext4' as const,
     etcdUser: 'etcd',
     etcdConfigFile: '/etc/etcd/etcd.conf.yml',
+        pkiDir: '/etc/etcd/pki',
     clusterToken: 'prod-etcd',
     deadlines: DEFAULT_DEADLINES,
   },
@@ -39,8 +40,9 @@ describe('user data', () => {
   });
 
   test('etcd requires and follows the agent, so a failed volume step means no etcd', () => {
-    const unit = etcdUnit('/etc/etcd/etcd.conf.yml', 'etcd');
+    const unit = etcdUnit('/etc/etcd/etcd.conf.yml', 'etcd', '/var/lib/etcd');
     expect(unit).toMatch(/^Requires=etcd-node-agent\.service$/m);
+    expect(unit).toMatch(/^AssertPathIsMountPoint=\/var\/lib\/etcd$/m);
     expect(unit).toMatch(/^After=etcd-node-agent\.service$/m);
     expect(agentUnit()).toMatch(/^Type=oneshot$/m);
     expect(agentUnit()).toMatch(/^OnFailure=etcd-node-agent-failed\.service$/m);

@@ -1,0 +1,178 @@
+import { mockClient } from 'aws-sdk-client-mock';
+import { AutoScalingClient, DescribeAutoScalingInstancesCommand } from '@aws-sdk/client-auto-scaling';
+import { AttachVolumeCommand, DescribeInstancesCommand, DescribeVolumesCommand, DetachVolumeCommand, EC2Client } from '@aws-sdk/client-ec2';
+import { AwsVolumeProvider, deviceCandidates, InstanceMetadata } from '../../node-agent/aws';
+import { parseAgentConfig } from '../../node-agent/config';
+import { memoryLogger } from '../../runtime/log';
+
+const ec2 = mockClient(EC2Client);
+const autoscaling = mockClient(AutoScalingClient);
+
+const config = parseAgentConfig({
+  mode: 'aws',
+  clusterName: 'prod',
+  domain: 'prod.etcd.internal',
+  peerIndex: 3,
+  peerCount: 9,
+  dataDir: '/var/lib/etcd',
+  clusterToken: 't',
+  deadlines: { attachSeconds: 120, forceDetachGraceSeconds: 30, deviceSeconds: 10, dnsSeconds: 10 },
+});
+const self = { instanceId: 'i-self', zone: 'us-east-1a', privateIp: '10.40.0.9' };
+const nvme = deviceCandidates('vol-0abc')[0];
+
+/** A provider on a fake clock: sleeping advances time, so deadlines are reached without waiting. */
+function provider(existing: string[] = [nvme]) {
+  let clock = 0;
+  const p = new AwsVolumeProvider(config, {
+    sleep: async (ms) => {
+      clock += ms;
+    },
+    now: () => clock,
+    retry: { attempts: 4, baseDelayMs: 10, maxDelayMs: 10 },
+    pathExists: async (path) => existing.includes(path),
+  });
+  return { p, elapsed: () => clock };
+}
+
+function volume(attachments: { InstanceId: string; State: 'attached' | 'attaching' | 'detaching' | 'detached' }[], zone = 'us-east-1a') {
+  return {
+    VolumeId: 'vol-0abc',
+    AvailabilityZone: zone,
+    State: (attachments.length ? 'in-use' : 'available') as 'in-use' | 'available',
+    Attachments: attachments,
+  };
+}
+
+beforeEach(() => {
+  ec2.reset();
+  autoscaling.reset();
+});
+
+describe('node agent on AWS (mocked SDK)', () => {
+  test('finds the volume by cluster and peer-index tags, attaches it and returns its NVMe device', async () => {
+    ec2
+      .on(DescribeVolumesCommand)
+      .resolvesOnce({ Volumes: [volume([])] })
+      .resolvesOnce({ Volumes: [volume([])] })
+      .resolves({ Volumes: [volume([{ InstanceId: 'i-self', State: 'attached' }])] });
+    ec2.on(AttachVolumeCommand).resolves({ State: 'attaching' });
+    const { p } = provider();
+    await expect(p.attachPeerVolume(self, memoryLogger())).resolves.toEqual({ volumeId: 'vol-0abc', device: '/dev/disk/by-id/nvme-Amazon_Elastic_Block_Store_vol0abc' });
+    expect(ec2.commandCalls(DescribeVolumesCommand)[0].args[0].input).toEqual({
+      Filters: [
+        { Name: 'tag:etcd-cluster:name', Values: ['prod'] },
+        { Name: 'tag:etcd-cluster:peer-index', Values: ['3'] },
+      ],
+    });
+    expect(ec2.commandCalls(AttachVolumeCommand).map((c) => c.args[0].input)).toEqual([{ VolumeId: 'vol-0abc', InstanceId: 'i-self', Device: '/dev/xvdf' }]);
+  });
+
+  test('already attached here (reboot): no attach call', async () => {
+    ec2.on(DescribeVolumesCommand).resolves({ Volumes: [volume([{ InstanceId: 'i-self', State: 'attached' }])] });
+    const { p } = provider(['/dev/xvdf']);
+    await expect(p.attachPeerVolume(self, memoryLogger())).resolves.toEqual({ volumeId: 'vol-0abc', device: '/dev/xvdf' });
+    expect(ec2.commandCalls(AttachVolumeCommand)).toHaveLength(0);
+  });
+
+  test('held by a terminating instance: waits until EC2 releases it, then attaches; never force-detaches', async () => {
+    const held = { Volumes: [volume([{ InstanceId: 'i-old', State: 'attached' }])] };
+    ec2
+      .on(DescribeVolumesCommand)
+      .resolvesOnce(held) // by tags
+      .resolvesOnce(held)
+      .resolvesOnce(held)
+      .resolvesOnce({ Volumes: [volume([])] })
+      .resolves({ Volumes: [volume([{ InstanceId: 'i-self', State: 'attached' }])] });
+    ec2.on(DescribeInstancesCommand).resolves({ Reservations: [{ Instances: [{ InstanceId: 'i-old', State: { Name: 'shutting-down' } }] }] });
+    autoscaling.on(DescribeAutoScalingInstancesCommand).resolves({ AutoScalingInstances: [] });
+    ec2.on(AttachVolumeCommand).resolves({});
+    const log = memoryLogger();
+    await provider().p.attachPeerVolume(self, log);
+    expect(ec2.commandCalls(DetachVolumeCommand)).toHaveLength(0);
+    expect(ec2.commandCalls(AttachVolumeCommand)).toHaveLength(1);
+    expect(log.lines).toContainEqual(expect.objectContaining({ msg: 'waiting for volume', reason: expect.stringContaining('held by i-old, which is shutting-down') }));
+  });
+
+  test('held by a running instance still in this peer\'s group: never stolen; fails at the deadline naming the holder', async () => {
+    ec2.on(DescribeVolumesCommand).resolves({ Volumes: [volume([{ InstanceId: 'i-live', State: 'attached' }])] });
+    ec2.on(DescribeInstancesCommand).resolves({ Reservations: [{ Instances: [{ InstanceId: 'i-live', State: { Name: 'running' } }] }] });
+    autoscaling
+      .on(DescribeAutoScalingInstancesCommand)
+      .resolves({ AutoScalingInstances: [{ InstanceId: 'i-live', AutoScalingGroupName: 'prod-peer-3', LifecycleState: 'InService', AvailabilityZone: 'us-east-1a', HealthStatus: 'HEALTHY', ProtectedFromScaleIn: false }] });
+    const { p, elapsed } = provider();
+    await expect(p.attachPeerVolume(self, memoryLogger())).rejects.toThrow(
+      "volume vol-0abc not attached after 120s: volume vol-0abc is attached to i-live (running), which is still in this peer's group; never taken from a live peer",
+    );
+    expect(ec2.commandCalls(DetachVolumeCommand)).toHaveLength(0);
+    expect(elapsed()).toBeGreaterThanOrEqual(120_000);
+  });
+
+  test('held by a running instance that left this peer\'s group: force-detached after the grace period', async () => {
+    const held = { Volumes: [volume([{ InstanceId: 'i-stray', State: 'attached' }])] };
+    let detached = false;
+    ec2.on(DescribeVolumesCommand).callsFake(async () => (detached ? { Volumes: [volume(attachedToSelf ? [{ InstanceId: 'i-self', State: 'attached' }] : [])] } : held));
+    let attachedToSelf = false;
+    ec2.on(DescribeInstancesCommand).resolves({ Reservations: [{ Instances: [{ InstanceId: 'i-stray', State: { Name: 'running' } }] }] });
+    autoscaling.on(DescribeAutoScalingInstancesCommand).resolves({ AutoScalingInstances: [] });
+    ec2.on(DetachVolumeCommand).callsFake(async () => {
+      detached = true;
+      return {};
+    });
+    ec2.on(AttachVolumeCommand).callsFake(async () => {
+      attachedToSelf = true;
+      return {};
+    });
+    const { p, elapsed } = provider();
+    await p.attachPeerVolume(self, memoryLogger());
+    expect(ec2.commandCalls(DetachVolumeCommand).map((c) => c.args[0].input)).toEqual([{ VolumeId: 'vol-0abc', InstanceId: 'i-stray', Force: true }]);
+    expect(elapsed()).toBeGreaterThanOrEqual(30_000);
+  });
+
+  test('throttled API calls are retried', async () => {
+    ec2
+      .on(DescribeVolumesCommand)
+      .rejectsOnce(Object.assign(new Error('Request limit exceeded.'), { name: 'RequestLimitExceeded' }))
+      .resolves({ Volumes: [volume([{ InstanceId: 'i-self', State: 'attached' }])] });
+    await expect(provider().p.attachPeerVolume(self, memoryLogger())).resolves.toMatchObject({ volumeId: 'vol-0abc' });
+    expect(ec2.commandCalls(DescribeVolumesCommand)).toHaveLength(3);
+  });
+
+  test.each([
+    [[], 'no volume tagged etcd-cluster:name=prod, etcd-cluster:peer-index=3 exists'],
+    [[volume([]), { ...volume([]), VolumeId: 'vol-dup' }], '2 volumes are tagged etcd-cluster:name=prod, etcd-cluster:peer-index=3'],
+    [[volume([], 'us-east-1b')], 'is in us-east-1b but this instance is in us-east-1a'],
+  ])('refuses a wrong set of volumes: %#', async (volumes, message) => {
+    ec2.on(DescribeVolumesCommand).resolves({ Volumes: volumes });
+    await expect(provider().p.attachPeerVolume(self, memoryLogger())).rejects.toThrow(message);
+    expect(ec2.commandCalls(AttachVolumeCommand)).toHaveLength(0);
+  });
+
+  test('no device node appears: fails at the device deadline naming the candidates', async () => {
+    ec2.on(DescribeVolumesCommand).resolves({ Volumes: [volume([{ InstanceId: 'i-self', State: 'attached' }])] });
+    await expect(provider([]).p.attachPeerVolume(self, memoryLogger())).rejects.toThrow(
+      'volume vol-0abc is attached but none of /dev/disk/by-id/nvme-Amazon_Elastic_Block_Store_vol0abc, /dev/xvdf, /dev/sdf appeared within 10s',
+    );
+  });
+});
+
+describe('IMDSv2', () => {
+  test('takes a session token, then reads metadata with it', async () => {
+    const calls: { url: string; init?: { method?: string; headers?: Record<string, string> } }[] = [];
+    const fake = async (url: string, init?: { method?: string; headers?: Record<string, string> }) => {
+      calls.push({ url, init });
+      const body = url.endsWith('/api/token') ? 'TOKEN' : url.endsWith('instance-id') ? 'i-self\n' : '';
+      return { ok: true, status: 200, text: async () => body };
+    };
+    const imds = new InstanceMetadata(fake, 'http://imds');
+    await expect(imds.get('instance-id')).resolves.toBe('i-self');
+    await imds.get('instance-id');
+    expect(calls.map((c) => [c.init?.method ?? 'GET', c.url])).toEqual([
+      ['PUT', 'http://imds/latest/api/token'],
+      ['GET', 'http://imds/latest/meta-data/instance-id'],
+      ['GET', 'http://imds/latest/meta-data/instance-id'],
+    ]);
+    expect(calls[0].init!.headers).toEqual({ 'X-aws-ec2-metadata-token-ttl-seconds': '21600' });
+    expect(calls[1].init!.headers).toEqual({ 'X-aws-ec2-metadata-token': 'TOKEN' });
+  });
+});

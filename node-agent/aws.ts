@@ -1,0 +1,203 @@
+/**
+ * AWS mode: identity from IMDSv2, the volume from EC2 (found by tags,
+ * attached, waited for), the holder's group membership from Auto Scaling.
+ * Thin: the attach rules live in decisions.ts.
+ */
+import { AutoScalingClient, DescribeAutoScalingInstancesCommand } from '@aws-sdk/client-auto-scaling';
+import { AttachVolumeCommand, DescribeInstancesCommand, DescribeVolumesCommand, DetachVolumeCommand, EC2Client, Volume } from '@aws-sdk/client-ec2';
+import { autoScalingGroupName, CLUSTER_TAG_KEY, PEER_INDEX_TAG_KEY } from '../constructs/naming';
+import type { Logger } from '../runtime/log';
+import { AWS_RETRY, backoffDelay, RetryOptions, withRetry } from '../runtime/retry';
+import type { AgentConfig } from './config';
+import { choosePeerVolume, decideAttachStep, OwnerView, VolumeView } from './decisions';
+import type { AttachedVolume, Identity, VolumeProvider } from './ports';
+import { waitForPath } from './system';
+
+/** Device name requested at attach; Nitro instances expose the volume as NVMe regardless. */
+export const REQUESTED_DEVICE = '/dev/xvdf';
+
+/** Where a volume shows up: the NVMe by-id link (serial = volume id without the dash), else the requested name. */
+export function deviceCandidates(volumeId: string): string[] {
+  return [`/dev/disk/by-id/nvme-Amazon_Elastic_Block_Store_${volumeId.replace('-', '')}`, REQUESTED_DEVICE, '/dev/sdf'];
+}
+
+type Fetch = (url: string, init?: { method?: string; headers?: Record<string, string> }) => Promise<{ ok: boolean; status: number; text(): Promise<string> }>;
+
+/** Minimal IMDSv2 client: a session token, then GETs with it. */
+export class InstanceMetadata {
+  private token?: string;
+
+  constructor(
+    private readonly fetchImpl: Fetch = globalThis.fetch as unknown as Fetch,
+    private readonly base = 'http://169.254.169.254',
+  ) {}
+
+  async get(path: string): Promise<string> {
+    return withRetry(
+      async () => {
+        if (!this.token) {
+          const r = await this.fetchImpl(`${this.base}/latest/api/token`, { method: 'PUT', headers: { 'X-aws-ec2-metadata-token-ttl-seconds': '21600' } });
+          if (!r.ok) throw Object.assign(new Error(`IMDSv2 token request failed with HTTP ${r.status}`), { $metadata: { httpStatusCode: r.status } });
+          this.token = await r.text();
+        }
+        const r = await this.fetchImpl(`${this.base}/latest/meta-data/${path}`, { headers: { 'X-aws-ec2-metadata-token': this.token } });
+        if (r.status === 401) this.token = undefined;
+        if (!r.ok) throw Object.assign(new Error(`IMDS ${path} failed with HTTP ${r.status}`), { $metadata: { httpStatusCode: r.status >= 500 || r.status === 401 ? 503 : r.status } });
+        return (await r.text()).trim();
+      },
+      { attempts: 5, baseDelayMs: 200, maxDelayMs: 2000 },
+    );
+  }
+}
+
+/** Settings of {@link AwsVolumeProvider}. */
+export interface AwsVolumeProviderOptions {
+  readonly ec2?: EC2Client;
+  readonly autoscaling?: AutoScalingClient;
+  readonly metadata?: InstanceMetadata;
+  readonly retry?: RetryOptions;
+  readonly sleep?: (ms: number) => Promise<void>;
+  readonly now?: () => number;
+  /** Whether a device path exists (the real filesystem by default). */
+  readonly pathExists?: (path: string) => Promise<boolean>;
+  /** Poll interval bounds while waiting for the volume. */
+  readonly pollBaseMs?: number;
+  readonly pollMaxMs?: number;
+}
+
+/** EBS {@link VolumeProvider}. */
+export class AwsVolumeProvider implements VolumeProvider {
+  private readonly ec2: EC2Client;
+  private readonly autoscaling: AutoScalingClient;
+  private readonly metadata: InstanceMetadata;
+  private readonly sleep: (ms: number) => Promise<void>;
+  private readonly now: () => number;
+
+  constructor(
+    private readonly config: AgentConfig,
+    private readonly options: AwsVolumeProviderOptions = {},
+  ) {
+    // One retry policy, ours: the SDK's own would multiply it.
+    this.ec2 = options.ec2 ?? new EC2Client({ maxAttempts: 1 });
+    this.autoscaling = options.autoscaling ?? new AutoScalingClient({ maxAttempts: 1 });
+    this.metadata = options.metadata ?? new InstanceMetadata();
+    this.sleep = options.sleep ?? ((ms) => new Promise((r) => setTimeout(r, ms)));
+    this.now = options.now ?? Date.now;
+  }
+
+  private call<T>(operation: () => Promise<T>): Promise<T> {
+    return withRetry(operation, { ...(this.options.retry ?? AWS_RETRY), sleep: this.sleep });
+  }
+
+  async identify(): Promise<Identity> {
+    const [instanceId, zone, privateIp] = await Promise.all([
+      this.metadata.get('instance-id'),
+      this.metadata.get('placement/availability-zone'),
+      this.metadata.get('local-ipv4'),
+    ]);
+    return { instanceId, zone, privateIp };
+  }
+
+  async attachPeerVolume(identity: Identity, log: Logger): Promise<AttachedVolume> {
+    const c = this.config;
+    const found = await this.call(() =>
+      this.ec2.send(
+        new DescribeVolumesCommand({
+          Filters: [
+            { Name: `tag:${CLUSTER_TAG_KEY}`, Values: [c.clusterName] },
+            { Name: `tag:${PEER_INDEX_TAG_KEY}`, Values: [String(c.peerIndex)] },
+          ],
+        }),
+      ),
+    );
+    const chosen = choosePeerVolume((found.Volumes ?? []).map(toView), { clusterName: c.clusterName, peerIndex: c.peerIndex, zone: identity.zone });
+    if (!chosen.ok) throw new Error(chosen.reason);
+    const volumeId = chosen.volume.volumeId;
+
+    const deadline = this.now() + c.deadlines.attachSeconds * 1000;
+    const firstSeen = new Map<string, number>();
+    let owner: OwnerView | undefined;
+    for (let attempt = 1; ; attempt++) {
+      const described = await this.call(() => this.ec2.send(new DescribeVolumesCommand({ VolumeIds: [volumeId] })));
+      const volume = toView(described.Volumes![0]);
+      const holder = volume.attachments.find((a) => a.instanceId !== identity.instanceId && a.state !== 'detached');
+      if (holder) {
+        if (!firstSeen.has(holder.instanceId)) firstSeen.set(holder.instanceId, this.now());
+        owner = await this.describeOwner(holder.instanceId);
+      }
+      const step = decideAttachStep({
+        volume,
+        selfId: identity.instanceId,
+        owner,
+        heldForSeconds: holder ? (this.now() - firstSeen.get(holder.instanceId)!) / 1000 : 0,
+        graceSeconds: c.deadlines.forceDetachGraceSeconds,
+      });
+      if (step.action === 'done') break;
+      if (step.action === 'fail') throw new Error(step.reason);
+      if (step.action === 'attach') {
+        log.info('attaching volume', { volumeId, instanceId: identity.instanceId, device: REQUESTED_DEVICE });
+        try {
+          await this.call(() => this.ec2.send(new AttachVolumeCommand({ VolumeId: volumeId, InstanceId: identity.instanceId, Device: REQUESTED_DEVICE })));
+        } catch (error) {
+          // Lost a race with another state change: look again rather than fail.
+          if ((error as Error).name !== 'IncorrectState' && (error as Error).name !== 'VolumeInUse') throw error;
+          log.warn('attach raced with another change; looking again', { volumeId, error: (error as Error).message });
+        }
+      } else if (step.action === 'force-detach') {
+        log.warn('force-detaching volume from an instance that left this peer', { volumeId, from: step.instanceId, reason: step.reason });
+        await this.call(() => this.ec2.send(new DetachVolumeCommand({ VolumeId: volumeId, InstanceId: step.instanceId, Force: true })));
+      } else {
+        log.info('waiting for volume', { volumeId, reason: step.reason, attempt });
+      }
+      if (this.now() >= deadline) {
+        throw new Error(`volume ${volumeId} not attached after ${c.deadlines.attachSeconds}s: ${step.action === 'wait' ? step.reason : step.action}`);
+      }
+      await this.sleep(backoffDelay(attempt, { baseDelayMs: this.options.pollBaseMs ?? 1000, maxDelayMs: this.options.pollMaxMs ?? 10_000 }) + (this.options.pollBaseMs ?? 1000) / 2);
+    }
+
+    const device = await this.waitForDevice(volumeId, log);
+    return { volumeId, device };
+  }
+
+  /** Step 4: the block device node, by NVMe serial first. */
+  private async waitForDevice(volumeId: string, log: Logger): Promise<string> {
+    const deadline = this.now() + this.config.deadlines.deviceSeconds * 1000;
+    const candidates = deviceCandidates(volumeId);
+    for (;;) {
+      for (const path of candidates) {
+        if (await (this.options.pathExists ?? ((p: string) => waitForPath(p, 0)))(path)) return path;
+      }
+      if (this.now() >= deadline) {
+        throw new Error(`volume ${volumeId} is attached but none of ${candidates.join(', ')} appeared within ${this.config.deadlines.deviceSeconds}s`);
+      }
+      log.info('waiting for block device', { volumeId, candidates });
+      await this.sleep(500);
+    }
+  }
+
+  /** The holder's EC2 state and whether it still belongs to this peer's group. */
+  private async describeOwner(instanceId: string): Promise<OwnerView> {
+    let state = 'gone';
+    try {
+      const r = await this.call(() => this.ec2.send(new DescribeInstancesCommand({ InstanceIds: [instanceId] })));
+      state = r.Reservations?.[0]?.Instances?.[0]?.State?.Name ?? 'gone';
+    } catch (error) {
+      if ((error as Error).name !== 'InvalidInstanceID.NotFound') throw error;
+    }
+    const groups = await this.call(() => this.autoscaling.send(new DescribeAutoScalingInstancesCommand({ InstanceIds: [instanceId] })));
+    const membership = groups.AutoScalingInstances?.[0];
+    const ourGroup = autoScalingGroupName(this.config.clusterName, this.config.peerIndex);
+    const inPeerGroup =
+      membership?.AutoScalingGroupName === ourGroup && !/^(Terminat|Detach)/.test(membership.LifecycleState ?? '');
+    return { instanceId, state, inPeerGroup };
+  }
+}
+
+function toView(v: Volume): VolumeView {
+  return {
+    volumeId: v.VolumeId ?? '',
+    zone: v.AvailabilityZone ?? '',
+    state: v.State ?? 'unknown',
+    attachments: (v.Attachments ?? []).map((a) => ({ instanceId: a.InstanceId ?? '', state: a.State ?? 'unknown' })),
+  };
+}

@@ -1,0 +1,189 @@
+/**
+ * The boot sequence: a fungible instance becomes peer N. Every step logs one
+ * JSON line with its duration; any failure stops the sequence, so etcd (whose
+ * unit requires this one) never starts on a wrong or unmounted data dir.
+ */
+import { promises as fs } from 'fs';
+import { dirname, join } from 'path';
+import { peerFqdn, peerName, volumeLabel } from '../constructs/naming';
+import type { Logger } from '../runtime/log';
+import type { AgentConfig } from './config';
+import { classifyDataDir, DataDirState, decideFilesystem, decideMount } from './decisions';
+import { renderEtcdConfig } from './etcd-config';
+import type { NameResolver, VolumeProvider } from './ports';
+import { createFilesystem, deviceNumberOf, mountDevice, ownDataDir, probeDevice, readMountTable } from './system';
+
+/** Raised when the agent refuses to go on; the message says why and what to do. */
+export class AgentRefusal extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'AgentRefusal';
+  }
+}
+
+/** Runs one named step and logs it with its duration. */
+export async function step<T>(log: Logger, name: string, body: () => Promise<T>, describe?: (result: T) => Record<string, unknown>): Promise<T> {
+  const started = Date.now();
+  try {
+    const result = await body();
+    log.info(`step ${name} done`, { step: name, ok: true, durationMs: Date.now() - started, ...(describe ? describe(result) : {}) });
+    return result;
+  } catch (error) {
+    log.error(`step ${name} failed`, { step: name, ok: false, durationMs: Date.now() - started, error: (error as Error).message });
+    throw error;
+  }
+}
+
+/** Inputs of {@link prepareVolume}. */
+export interface PrepareVolumeInput {
+  readonly device: string;
+  readonly mountPoint: string;
+  readonly fsType: 'ext4' | 'xfs';
+  /** User that must own the mounted data dir; `undefined` leaves ownership alone. */
+  readonly owner?: string;
+  /** Label given to a filesystem this call creates. */
+  readonly label: string;
+}
+
+/** What {@link prepareVolume} did. */
+export interface PreparedVolume {
+  readonly formatted: boolean;
+  readonly alreadyMounted: boolean;
+  readonly dataDir: DataDirState;
+}
+
+/**
+ * Steps 5–6: probe, format only a device with no signature at all, mount at
+ * the data dir (idempotent), hand it to the etcd user, and verify the mount
+ * table before returning. Refuses, without writing anything, in every other case.
+ */
+export async function prepareVolume(input: PrepareVolumeInput, log: Logger): Promise<PreparedVolume> {
+  const { device, mountPoint, fsType } = input;
+  const deviceNumber = await deviceNumberOf(device);
+  const before = decideMount(await readMountTable(), { path: device, deviceNumber }, mountPoint);
+  if (before.action === 'refuse') throw new AgentRefusal(before.reason);
+
+  let formatted = false;
+  if (before.action === 'mount') {
+    const probe = await step(log, 'probe-filesystem', () => probeDevice(device), (p) => ({ device, probe: p }));
+    const decision = decideFilesystem(probe, fsType, device);
+    if (decision.action === 'refuse') throw new AgentRefusal(decision.reason);
+    if (decision.action === 'format') {
+      // Probe again right before writing: a volume that gained a signature in between is not ours to format.
+      const again = decideFilesystem(await probeDevice(device), fsType, device);
+      if (again.action !== 'format') throw new AgentRefusal(`${device} changed while being prepared; not formatting it`);
+      await step(log, 'create-filesystem', () => createFilesystem(device, fsType, input.label), () => ({ device, fsType, label: input.label }));
+      formatted = true;
+    }
+    await step(log, 'mount', () => mountDevice(device, mountPoint, fsType), () => ({ device, mountPoint }));
+  } else {
+    log.info('step mount skipped', { step: 'mount', device, mountPoint, reason: 'already mounted from this device' });
+  }
+
+  const after = decideMount(await readMountTable(), { path: device, deviceNumber }, mountPoint);
+  if (after.action !== 'already-mounted') {
+    throw new AgentRefusal(`after mounting, ${mountPoint} is not mounted from ${device}: ${after.action === 'refuse' ? after.reason : 'no mount found'}`);
+  }
+  if (input.owner) await step(log, 'own-data-dir', () => ownDataDir(mountPoint, input.owner!), () => ({ owner: input.owner }));
+
+  const top = await fs.readdir(mountPoint);
+  const member = top.includes('member') ? await fs.readdir(join(mountPoint, 'member')).catch(() => undefined) : undefined;
+  const dataDir = classifyDataDir(top, member);
+  if (dataDir === 'unexpected') log.warn('data dir holds files etcd did not write', { mountPoint, entries: top.slice(0, 20) });
+  return { formatted, alreadyMounted: before.action === 'already-mounted', dataDir };
+}
+
+/** Dependencies of {@link boot}. */
+export interface BootDeps {
+  readonly volumes: VolumeProvider;
+  readonly resolver: NameResolver;
+  readonly log: Logger;
+  readonly sleep?: (ms: number) => Promise<void>;
+  /** Address etcd listens on; `0.0.0.0` on AWS. */
+  readonly listenAddress?: string;
+}
+
+/** What a successful boot did; `dataDir` tells a later step whether this peer starts fresh or holds a member. */
+export interface BootReport {
+  readonly peer: string;
+  readonly instanceId: string;
+  readonly volumeId: string;
+  readonly device: string;
+  readonly formatted: boolean;
+  readonly dataDir: DataDirState;
+  readonly etcdConfigFile: string;
+  readonly durationMs: number;
+}
+
+/** Steps 1–9 of the agent. Resolves only when every one of them holds. */
+export async function boot(config: AgentConfig, deps: BootDeps): Promise<BootReport> {
+  const started = Date.now();
+  const { log } = deps;
+  const sleep = deps.sleep ?? ((ms: number) => new Promise<void>((r) => setTimeout(r, ms)));
+  const identity = await step(log, 'identify', () => deps.volumes.identify(), (id) => ({ ...id, peer: peerName(config.peerIndex) }));
+  const attached = await step(log, 'attach-volume', () => deps.volumes.attachPeerVolume(identity, log), (a) => ({ ...a }));
+  const prepared = await prepareVolume(
+    { device: attached.device, mountPoint: config.dataDir, fsType: config.fsType, owner: config.etcdUser, label: volumeLabel(config.peerIndex) },
+    log,
+  );
+  await step(
+    log,
+    'write-etcd-config',
+    async () => {
+      await fs.mkdir(dirname(config.etcdConfigFile), { recursive: true });
+      const temporary = `${config.etcdConfigFile}.tmp`;
+      await fs.writeFile(temporary, renderEtcdConfig(config, deps.listenAddress ?? '0.0.0.0'), { mode: 0o644 });
+      await fs.rename(temporary, config.etcdConfigFile);
+    },
+    () => ({ file: config.etcdConfigFile, dataDir: prepared.dataDir, formatted: prepared.formatted }),
+  );
+  await step(log, 'wait-for-own-name', () => waitForOwnName(config, identity.privateIp, deps.resolver, log, sleep), (ips) => ({ resolved: ips }));
+  const report: BootReport = {
+    peer: peerName(config.peerIndex),
+    instanceId: identity.instanceId,
+    volumeId: attached.volumeId,
+    device: attached.device,
+    formatted: prepared.formatted,
+    dataDir: prepared.dataDir,
+    etcdConfigFile: config.etcdConfigFile,
+    durationMs: Date.now() - started,
+  };
+  log.info('ready: etcd may start', { ...report });
+  return report;
+}
+
+/**
+ * Step 8: until `peer-N.<domain>` resolves to this instance's IP. The launch
+ * hook holds the group's in-service step, not the boot, so without this wait
+ * etcd could start while its name still points at the dead instance.
+ */
+export async function waitForOwnName(
+  config: AgentConfig,
+  ownIp: string,
+  resolver: NameResolver,
+  log: Logger,
+  sleep: (ms: number) => Promise<void>,
+): Promise<string[]> {
+  const fqdn = peerFqdn(config.domain, config.peerIndex);
+  const deadline = Date.now() + config.deadlines.dnsSeconds * 1000;
+  let lastLog = 0;
+  let seen: string[] = [];
+  for (let attempt = 0; ; attempt++) {
+    try {
+      seen = await resolver.resolve4(fqdn);
+    } catch (error) {
+      seen = [`error: ${(error as Error).message}`];
+    }
+    if (seen.length === 1 && seen[0] === ownIp) return seen;
+    if (Date.now() >= deadline) {
+      throw new AgentRefusal(
+        `${fqdn} still resolves to ${seen.join(', ') || 'nothing'} instead of this instance's ${ownIp} after ${config.deadlines.dnsSeconds}s; is the DNS updater running?`,
+      );
+    }
+    if (Date.now() - lastLog >= 5000) {
+      log.info('waiting for own name', { name: fqdn, want: ownIp, resolved: seen });
+      lastLog = Date.now();
+    }
+    await sleep(Math.min(2000, 100 * 2 ** Math.min(attempt, 5)));
+  }
+}

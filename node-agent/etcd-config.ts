@@ -1,0 +1,42 @@
+/** Renders etcd's configuration file for peer N (pure). */
+import { ETCD_CLIENT_PORT, ETCD_PEER_PORT, peerFqdn, peerName } from '../constructs/naming';
+import type { AgentConfig } from './config';
+
+/**
+ * etcd's YAML configuration for this peer. Advertise URLs use the peer's FQDN,
+ * never an IP, so the member keeps its identity when its instance (and IP)
+ * changes. `initial-*` settings only matter on a fresh data dir; on a data dir
+ * that holds a member, etcd reads the membership from its WAL.
+ */
+export function renderEtcdConfig(c: AgentConfig, listenAddress = '0.0.0.0'): string {
+  const scheme = c.tls ? 'https' : 'http';
+  const fqdn = peerFqdn(c.domain, c.peerIndex);
+  const lines = [
+    `# Written by the etcd node agent for ${peerName(c.peerIndex)} of ${c.clusterName}; rewritten at every boot.`,
+    `name: ${peerName(c.peerIndex)}`,
+    `data-dir: ${c.dataDir}`,
+    `discovery-srv: ${c.domain}`,
+    `initial-advertise-peer-urls: ${scheme}://${fqdn}:${ETCD_PEER_PORT}`,
+    `advertise-client-urls: ${scheme}://${fqdn}:${ETCD_CLIENT_PORT}`,
+    `listen-peer-urls: ${scheme}://${listenAddress}:${ETCD_PEER_PORT}`,
+    `listen-client-urls: ${scheme}://${listenAddress}:${ETCD_CLIENT_PORT}`,
+    `initial-cluster-token: ${c.clusterToken}`,
+    'initial-cluster-state: new',
+    'strict-reconfig-check: true',
+  ];
+  if (c.tls) {
+    for (const [section, cert] of [
+      ['client-transport-security', 'server'],
+      ['peer-transport-security', 'peer'],
+    ]) {
+      lines.push(
+        `${section}:`,
+        `  cert-file: ${c.pkiDir}/${cert}.crt`,
+        `  key-file: ${c.pkiDir}/${cert}.key`,
+        `  trusted-ca-file: ${c.pkiDir}/ca.crt`,
+        '  client-cert-auth: true',
+      );
+    }
+  }
+  return lines.join('\n') + '\n';
+}

@@ -1,0 +1,82 @@
+/**
+ * Local mode: a volume is a file that outlives its instances, attached as a
+ * loop device; identity comes from the config. Used by the tests and by the
+ * local cluster. The attach rules are the same pure ones as on AWS.
+ */
+import { hostname } from 'os';
+import { resolve } from 'path';
+import type { Logger } from '../runtime/log';
+import type { AgentConfig } from './config';
+import { decideAttachStep, VolumeView } from './decisions';
+import type { AttachedVolume, Identity, VolumeProvider } from './ports';
+import { attachLoopDevice, deviceNumberOf, loopDevicesOf, readMountTable } from './system';
+import { promises as fs } from 'fs';
+
+/** Loop-device {@link VolumeProvider}. */
+export class LocalVolumeProvider implements VolumeProvider {
+  constructor(
+    private readonly config: AgentConfig,
+    private readonly sleep: (ms: number) => Promise<void> = (ms) => new Promise((r) => setTimeout(r, ms)),
+  ) {
+    if (!config.local) throw new Error('local mode needs "local": { "volumeFile", "ipAddress" } in the config');
+  }
+
+  async identify(): Promise<Identity> {
+    return { instanceId: this.config.local!.instanceId ?? `local-${hostname()}`, zone: 'local', privateIp: this.config.local!.ipAddress };
+  }
+
+  async attachPeerVolume(identity: Identity, log: Logger): Promise<AttachedVolume> {
+    const file = resolve(this.config.local!.volumeFile);
+    try {
+      await fs.access(file);
+    } catch {
+      throw new Error(`volume file ${file} does not exist; the local cluster creates one per peer`);
+    }
+    const deadline = Date.now() + this.config.deadlines.attachSeconds * 1000;
+    const firstSeen = new Map<string, number>();
+    for (let attempt = 0; ; attempt++) {
+      const view = await this.view(file, identity);
+      const holder = view.volume.attachments[0]?.instanceId;
+      if (holder && !firstSeen.has(holder)) firstSeen.set(holder, Date.now());
+      const step = decideAttachStep({
+        volume: view.volume,
+        selfId: identity.instanceId,
+        // A mount elsewhere is another instance of this peer: never steal it, whatever the grace.
+        owner: holder ? { instanceId: holder, state: 'running', inPeerGroup: true } : undefined,
+        heldForSeconds: holder ? (Date.now() - firstSeen.get(holder)!) / 1000 : 0,
+        graceSeconds: this.config.deadlines.forceDetachGraceSeconds,
+      });
+      if (step.action === 'done') return { volumeId: file, device: view.loop! };
+      if (step.action === 'attach') {
+        const loop = await attachLoopDevice(file);
+        log.info('attached volume file', { file, device: loop });
+        return { volumeId: file, device: loop };
+      }
+      if (step.action === 'fail') throw new Error(step.reason);
+      if (step.action === 'force-detach') throw new Error(`local mode never force-detaches: ${step.reason}`);
+      if (Date.now() >= deadline) throw new Error(`volume ${file} not free after ${this.config.deadlines.attachSeconds}s: ${step.reason}`);
+      if (attempt % 10 === 0) log.info('waiting for volume', { file, reason: step.reason });
+      await this.sleep(Math.min(1000, 50 * 2 ** Math.min(attempt, 5)));
+    }
+  }
+
+  /** The file's loop devices and where they are mounted, as a volume view. */
+  private async view(file: string, identity: Identity): Promise<{ volume: VolumeView; loop?: string }> {
+    const loops = await loopDevicesOf(file);
+    const mounts = await readMountTable();
+    for (const loop of loops) {
+      const number = await deviceNumberOf(loop);
+      const mounted = mounts.find((m) => m.deviceNumber === number);
+      if (mounted && resolve(mounted.mountPoint) !== resolve(this.config.dataDir)) {
+        return {
+          volume: { volumeId: file, zone: 'local', state: 'in-use', attachments: [{ instanceId: `mounted-at:${mounted.mountPoint}`, state: 'attached' }] },
+        };
+      }
+    }
+    if (loops.length > 0) {
+      // A loop device nobody mounts (or mounted at our own data dir after a reboot): ours to use.
+      return { volume: { volumeId: file, zone: 'local', state: 'in-use', attachments: [{ instanceId: identity.instanceId, state: 'attached' }] }, loop: loops[0] };
+    }
+    return { volume: { volumeId: file, zone: 'local', state: 'available', attachments: [] } };
+  }
+}

@@ -1,0 +1,107 @@
+/**
+ * The real local resources the agent touches in both modes: block devices
+ * (blkid, mkfs, mount), the mount table, loop devices. Thin: every decision
+ * about what these facts mean lives in decisions.ts.
+ */
+import { execFile } from 'child_process';
+import { promises as fs } from 'fs';
+import { MountEntry, parseBlkidProbe, parseMountInfo, ProbeResult } from './decisions';
+
+/** Result of a finished command. */
+export interface CommandResult {
+  readonly code: number;
+  readonly stdout: string;
+  readonly stderr: string;
+}
+
+/** Runs a program without a shell; resolves with its exit code (rejects only if it cannot be started or times out). */
+export function run(file: string, args: readonly string[], timeoutMs = 120_000): Promise<CommandResult> {
+  return new Promise((resolve, reject) => {
+    execFile(file, args, { timeout: timeoutMs, maxBuffer: 16 * 1024 * 1024 }, (error, stdout, stderr) => {
+      const code: unknown = (error as { code?: unknown } | null)?.code;
+      const killed = (error as { killed?: boolean } | null)?.killed;
+      if (error && (typeof code !== 'number' || killed)) {
+        reject(new Error(`${file} ${args.join(' ')} could not run: ${killed ? `timed out after ${timeoutMs} ms` : error.message}`));
+        return;
+      }
+      resolve({ code: typeof code === 'number' ? code : 0, stdout: String(stdout), stderr: String(stderr) });
+    });
+  });
+}
+
+/** Runs a program and fails with its stderr when it exits non-zero. */
+export async function runChecked(file: string, args: readonly string[], timeoutMs?: number): Promise<string> {
+  const r = await run(file, args, timeoutMs);
+  if (r.code !== 0) throw new Error(`${file} ${args.join(' ')} exited with ${r.code}: ${(r.stderr || r.stdout).trim()}`);
+  return r.stdout;
+}
+
+/** Low-level probe of a device's signatures (`blkid -p`: bypasses the cache, reads the device itself). */
+export async function probeDevice(device: string): Promise<ProbeResult> {
+  const r = await run('blkid', ['-p', '-o', 'export', device]);
+  return parseBlkidProbe(r.code, r.stdout, r.stderr);
+}
+
+/** Creates a labelled filesystem. No force flag: mkfs itself refuses a device with a signature. */
+export async function createFilesystem(device: string, fsType: 'ext4' | 'xfs', label: string): Promise<void> {
+  if (fsType === 'ext4') {
+    // lazy init off: the volume is small and a fully initialized filesystem behaves the same after a crash.
+    await runChecked('mkfs.ext4', ['-q', '-L', label, '-E', 'lazy_itable_init=0,lazy_journal_init=0', device], 600_000);
+  } else {
+    await runChecked('mkfs.xfs', ['-q', '-L', label, device], 600_000);
+  }
+}
+
+/** The mount table of this process's mount namespace. */
+export async function readMountTable(): Promise<MountEntry[]> {
+  return parseMountInfo(await fs.readFile('/proc/self/mountinfo', 'utf8'));
+}
+
+/** `major:minor` of a block device (following symlinks such as /dev/disk/by-id/…). */
+export async function deviceNumberOf(device: string): Promise<string> {
+  const stat = await fs.stat(device).catch((error: NodeJS.ErrnoException) => {
+    throw new Error(error.code === 'ENOENT' ? `device ${device} does not exist` : `cannot stat ${device}: ${error.message}`);
+  });
+  if (!stat.isBlockDevice()) throw new Error(`${device} is not a block device; pass the volume's device (e.g. /dev/nvme1n1 or /dev/loop3)`);
+  const rdev = stat.rdev;
+  // Linux dev_t: major in bits 8..19 (and 32..), minor in bits 0..7 and 20..31.
+  const major = ((rdev >> 8) & 0xfff) | (Math.floor(rdev / 2 ** 32) & ~0xfff);
+  const minor = (rdev & 0xff) | ((rdev >> 12) & ~0xff);
+  return `${major}:${minor}`;
+}
+
+/** Mounts `device` at `mountPoint` (created if missing). */
+export async function mountDevice(device: string, mountPoint: string, fsType: string): Promise<void> {
+  await fs.mkdir(mountPoint, { recursive: true });
+  await runChecked('mount', ['-t', fsType, '-o', 'noatime', device, mountPoint]);
+}
+
+/** Gives the data dir to the etcd user; etcd refuses a data dir it cannot write, and wants it 0700. */
+export async function ownDataDir(dir: string, user: string): Promise<void> {
+  await runChecked('chown', ['-R', `${user}:`, dir]);
+  await fs.chmod(dir, 0o700);
+}
+
+/** Loop devices backed by `file` (`losetup -j`). */
+export async function loopDevicesOf(file: string): Promise<string[]> {
+  const out = await runChecked('losetup', ['-n', '-O', 'NAME', '-j', file]);
+  return out.split('\n').map((l) => l.trim()).filter(Boolean);
+}
+
+/** Sets up a loop device for `file` and returns its path. */
+export async function attachLoopDevice(file: string): Promise<string> {
+  return (await runChecked('losetup', ['--find', '--show', file])).trim();
+}
+
+/** Waits until `path` exists, polling; false on deadline. */
+export async function waitForPath(path: string, deadlineMs: number, pollMs = 250): Promise<boolean> {
+  for (;;) {
+    try {
+      await fs.access(path);
+      return true;
+    } catch {
+      if (Date.now() >= deadlineMs) return false;
+      await new Promise((r) => setTimeout(r, pollMs));
+    }
+  }
+}
