@@ -50,7 +50,13 @@ export async function main(argv: string[]): Promise<number> {
       }
       const config = parseAgentConfig(raw, flags.config);
       const volumes = config.mode === 'aws' ? new AwsVolumeProvider(config) : new LocalVolumeProvider(config);
-      await boot(config, { volumes, resolver: dns, log, listenAddress: config.mode === 'local' ? config.local!.ipAddress : '0.0.0.0' });
+      let resolver: { resolve4(name: string): Promise<string[]> } = dns;
+      if (config.local?.dnsServers?.length) {
+        const custom = new dns.Resolver();
+        custom.setServers(config.local.dnsServers);
+        resolver = custom;
+      }
+      await boot(config, { volumes, resolver, log, listenAddress: config.mode === 'local' ? config.local!.ipAddress : '0.0.0.0' });
       return 0;
     }
     if (command === 'prepare-volume') {

@@ -47,6 +47,8 @@ export interface AgentConfig {
     readonly ipAddress: string;
     /** Name of this instance in logs; defaults to the host name. */
     readonly instanceId?: string;
+    /** DNS servers to resolve the peer's own name with; defaults to the system resolver. */
+    readonly dnsServers?: string[];
   };
 }
 
@@ -91,7 +93,8 @@ export function parseAgentConfig(raw: unknown, source = 'config'): AgentConfig {
     if (!l || typeof l.volumeFile !== 'string' || typeof l.ipAddress !== 'string') {
       throw new Error(`${source}: local mode needs "local": { "volumeFile": PATH, "ipAddress": IP }`);
     }
-    local = { volumeFile: l.volumeFile, ipAddress: l.ipAddress, instanceId: typeof l.instanceId === 'string' ? l.instanceId : undefined };
+    const dnsServers = Array.isArray(l.dnsServers) ? l.dnsServers.map(String) : undefined;
+    local = { volumeFile: l.volumeFile, ipAddress: l.ipAddress, instanceId: typeof l.instanceId === 'string' ? l.instanceId : undefined, dnsServers };
   }
   return {
     mode,

@@ -23,6 +23,11 @@ export function renderEtcdConfig(c: AgentConfig, listenAddress = '0.0.0.0'): str
     `initial-cluster-token: ${c.clusterToken}`,
     'initial-cluster-state: new',
     'strict-reconfig-check: true',
+    // A restarted member must not depose a healthy leader with a higher term (etcd 3.4 defaults to off).
+    'pre-vote: true',
+    'logger: zap',
+    // On by default with flags, off when a config file omits it (etcd 3.4); same port, same TLS client auth.
+    'enable-grpc-gateway: true',
   ];
   if (c.tls) {
     for (const [section, cert] of [

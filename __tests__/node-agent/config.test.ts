@@ -33,6 +33,7 @@ describe('etcd configuration', () => {
     expect(yaml).toContain('advertise-client-urls: http://peer-4.prod.etcd.internal:2379\n');
     expect(yaml).toContain('initial-cluster-token: prod-etcd\n');
     expect(yaml).not.toMatch(/advertise[^\n]*\d+\.\d+\.\d+\.\d+/);
+    expect(yaml).toContain('pre-vote: true\n');
   });
 
   test('TLS: https URLs and client certificate auth on both ports', () => {

@@ -1,0 +1,82 @@
+/**
+ * npm run simulate -- --scenario NAME [--peers 9 --zones 3] [--json FILE] [--dir DIR]
+ * Runs a scenario on the local cluster (needs root, Linux namespaces, etcd, dnsmasq).
+ */
+import { promises as fs } from 'fs';
+import { dirname, join } from 'path';
+import { validateSizeAndZones } from '../constructs/etcd-cluster';
+import type { LocalCluster } from './cluster';
+import { figures, renderSvg, renderTable } from './report';
+import { runScenario, ScenarioName, ScenarioResult, SCENARIOS } from './scenarios';
+
+const USAGE = `usage: npm run simulate -- --scenario ${SCENARIOS.join('|')}|all [--peers 9] [--zones 3] [--json FILE] [--dir DIR]`;
+
+async function main(argv: string[]): Promise<number> {
+  const flags = new Map<string, string>();
+  for (let i = 0; i < argv.length; i += 2) {
+    if (!argv[i].startsWith('--') || argv[i + 1] === undefined) {
+      process.stderr.write(`bad argument ${argv[i]}\n${USAGE}\n`);
+      return 2;
+    }
+    flags.set(argv[i].slice(2), argv[i + 1]);
+  }
+  const scenario = flags.get('scenario');
+  const names = scenario === 'all' ? [...SCENARIOS] : [scenario as ScenarioName];
+  if (!scenario || names.some((n) => !SCENARIOS.includes(n))) {
+    process.stderr.write(`${scenario ? `unknown scenario ${scenario}` : '--scenario is required'}\n${USAGE}\n`);
+    return 2;
+  }
+  const peers = Number(flags.get('peers') ?? 9);
+  const zones = Number(flags.get('zones') ?? 3);
+  try {
+    validateSizeAndZones(peers, Array.from({ length: zones }, (_, z) => `zone-${z}`));
+  } catch (error) {
+    process.stderr.write(`${(error as Error).message.replace(/^size/, '--peers').replace(/zones lists/, '--zones gives')}\n`);
+    return 2;
+  }
+  if (process.getuid?.() !== 0) {
+    process.stderr.write('the local cluster needs root (network namespaces, loop devices, mounts): run it with sudo\n');
+    return 2;
+  }
+  const dir = flags.get('dir') ?? '/tmp/etcdsim';
+  const started = Date.now();
+  const progress = (line: string) => process.stdout.write(`[${((Date.now() - started) / 1000).toFixed(1).padStart(6)}s] ${line}\n`);
+  let active: LocalCluster | undefined;
+  let interrupted = false;
+  process.on('SIGINT', () => {
+    if (interrupted) process.exit(130);
+    interrupted = true;
+    progress('interrupted: cleaning up (Ctrl-C again to quit at once)');
+    void (active?.teardown() ?? Promise.resolve()).finally(() => {
+      progress('cleaned up');
+      process.exit(130);
+    });
+  });
+
+  const results: ScenarioResult[] = [];
+  for (const name of names) {
+    if (interrupted) break;
+    results.push(await runScenario(name, { peers, zones, dir: join(dir, name), progress, onCluster: (c) => (active = c) }));
+  }
+  process.stdout.write('\n' + renderTable(results) + '\n');
+  const jsonFile = flags.get('json');
+  if (jsonFile) {
+    await fs.mkdir(dirname(jsonFile), { recursive: true });
+    await fs.writeFile(jsonFile, JSON.stringify(results.length === 1 ? figures(results[0]) : results.map(figures), null, 2) + '\n');
+    for (const r of results) {
+      const svg = jsonFile.replace(/\.json$/, '') + (results.length === 1 ? '' : `-${r.scenario}`) + '.svg';
+      await fs.writeFile(svg, renderSvg(r));
+      process.stdout.write(`wrote ${svg}\n`);
+    }
+    process.stdout.write(`wrote ${jsonFile}\n`);
+  }
+  return results.every((r) => r.lost === 0 && r.memberIdsUnchanged) ? 0 : 1;
+}
+
+main(process.argv.slice(2)).then(
+  (code) => process.exit(code),
+  (error) => {
+    process.stderr.write(`simulation failed: ${(error as Error).stack ?? error}\n`);
+    process.exit(1);
+  },
+);

@@ -1,0 +1,458 @@
+/**
+ * The local cluster: the AWS pieces played on one Linux machine.
+ *
+ * - Auto Scaling: a supervisor keeps one instance per peer; an instance that
+ *   dies is replaced by a new one with a new namespace and a NEW IP.
+ * - Route 53 + the DNS updater: the real Lambda handler (`handleEvent`) runs
+ *   on every launch and termination, through a local adapter that writes
+ *   dnsmasq's records.
+ * - EBS: peer i's volume is a sparse file that outlives its instances; the real
+ *   node agent (local mode) attaches it as a loop device, formats it only if
+ *   empty, mounts it and writes etcd's config.
+ * - etcd: Debian's etcd, TLS peers, `--discovery-srv` through dnsmasq.
+ */
+import { ChildProcess, spawn } from 'child_process';
+import { closeSync, createWriteStream, openSync, promises as fs } from 'fs';
+import { join } from 'path';
+import { autoScalingGroupName, ETCD_CLIENT_PORT, ETCD_PEER_PORT, peerFqdn, peerIndexOfGroup, peerIndices, srvNames, zoneIndexOf } from '../constructs/naming';
+import { PLACEHOLDER_ADDRESS } from '../constructs/dns';
+import { UpdaterPort } from '../lambda/aws';
+import { LifecycleAction } from '../lambda/events';
+import { handleEvent, UpdaterSettings } from '../lambda/index';
+import { ObservedInstance, ObservedRecord } from '../lambda/reconcile';
+import { jsonLogger, Logger } from '../runtime/log';
+import type { AgentConfig } from '../node-agent/config';
+import { readMountTable, run, runChecked } from '../node-agent/system';
+import { DnsmasqServer } from './dns';
+import { EtcdHttpClient, Endpoint } from './etcd-client';
+import { createHost, createZone, destroyHost, enableForwarding, healZone, Host, partitionZone, PREFIX, removeLeftoverNetwork, restoreForwarding, Zone, zoneAt } from './net';
+import { LocalCa } from './pki';
+
+/** Options of {@link LocalCluster}. */
+export interface LocalClusterOptions {
+  readonly peers: number;
+  readonly zones: number;
+  /** Working directory (volumes, certificates, logs). */
+  readonly dir: string;
+  /** The bundled node agent (esbuild output). */
+  readonly agentPath: string;
+  readonly clusterName?: string;
+  readonly domain?: string;
+  /** Progress lines for a person watching. */
+  readonly progress?: (line: string) => void;
+  /** Volume size in MiB. */
+  readonly volumeMiB?: number;
+}
+
+type InstanceState = 'pending' | 'running' | 'shutting-down' | 'terminated';
+
+/** One instance playing a peer. */
+export interface Instance {
+  readonly id: string;
+  readonly peerIndex: number;
+  readonly host: Host;
+  readonly launchedAt: number;
+  readonly dir: string;
+  state: InstanceState;
+  etcd?: ChildProcess;
+  /** Agent run time (attach → mount → config → own name), from its own report. */
+  agentMs?: number;
+  /** When etcd was started. */
+  etcdStartedAt?: number;
+  /** A terminate was requested (kill), as opposed to etcd dying on its own. */
+  terminating: boolean;
+}
+
+/** Something the supervisor did, for the report and the picture. */
+export interface ClusterEvent {
+  readonly at: number;
+  readonly what: string;
+}
+
+/** The clients' own zone: never killed or partitioned. */
+const CLIENT_ZONE_INDEX = 200;
+
+export class LocalCluster {
+  readonly clusterName: string;
+  readonly domain: string;
+  readonly zones: Zone[];
+  readonly clientZone = zoneAt(CLIENT_ZONE_INDEX);
+  readonly instances: Instance[] = [];
+  readonly events: ClusterEvent[] = [];
+  /** Auto Scaling on: a dead instance is replaced. */
+  autoHeal = true;
+  client!: EtcdHttpClient;
+  dns!: DnsmasqServer;
+  /** The clients' host (etcdctl, SRV discovery), in its own zone. */
+  clientHost?: Host;
+
+  private readonly ca: LocalCa;
+  private readonly log: Logger;
+  private forwardingBefore?: string;
+  private nextInstance = 1;
+  private readonly nextHostOctet = new Map<number, number>();
+  private readonly pendingLaunches = new Set<Promise<unknown>>();
+  /** Instances whose launch hook the DNS updater completed. */
+  readonly lifecycleCompleted = new Set<string>();
+  private readonly updaterSettings: UpdaterSettings;
+  private stopped = false;
+
+  constructor(private readonly options: LocalClusterOptions) {
+    this.clusterName = options.clusterName ?? 'sim';
+    this.domain = options.domain ?? 'sim.etcd.test';
+    this.zones = Array.from({ length: options.zones }, (_, z) => zoneAt(z));
+    this.ca = new LocalCa(join(options.dir, 'pki'));
+    this.log = jsonLogger({ component: 'local-cluster' }, () => undefined);
+    this.updaterSettings = { clusterName: this.clusterName, domain: this.domain, peerCount: options.peers, hostedZoneId: 'local', recordTtl: 1 };
+  }
+
+  private progress(line: string): void {
+    this.events.push({ at: Date.now(), what: line });
+    this.options.progress?.(line);
+  }
+
+  /** Creates zones, certificates, volumes and the DNS server. Cleans what a killed earlier run left. */
+  async setup(): Promise<void> {
+    await this.cleanLeftovers();
+    await fs.mkdir(this.options.dir, { recursive: true });
+    await fs.mkdir(join(this.options.dir, 'volumes'), { recursive: true });
+    await fs.mkdir(join(this.options.dir, 'instances'), { recursive: true });
+    this.forwardingBefore = await enableForwarding();
+    for (const zone of [...this.zones, this.clientZone]) await createZone(zone);
+
+    await this.ca.create(`${this.clusterName}-local-ca`);
+    for (const i of peerIndices(this.options.peers)) {
+      await this.ca.issue(`peer-${i}`, peerFqdn(this.domain, i), [peerFqdn(this.domain, i), this.domain]);
+      await runChecked('truncate', ['-s', `${this.options.volumeMiB ?? 256}M`, this.volumeFile(i)]);
+    }
+    const clientCert = await this.ca.issue('client', `${this.clusterName}-load-generator`, []);
+    this.client = new EtcdHttpClient({ ca: this.ca.cert, ...clientCert });
+
+    // etcd 3.4 completes SRV discovery only through the -ssl names, so the local cluster runs TLS.
+    const names = srvNames(this.domain, true);
+    const targets = peerIndices(this.options.peers).map((i) => peerFqdn(this.domain, i));
+    this.dns = new DnsmasqServer(this.options.dir, this.domain, [...this.zones, this.clientZone].map((z) => z.gateway), [
+      { name: names.server, port: ETCD_PEER_PORT, targets },
+      { name: names.client, port: ETCD_CLIENT_PORT, targets },
+    ]);
+    await this.dns.start(new Map(targets.map((t) => [t, PLACEHOLDER_ADDRESS])));
+    this.clientHost = await createHost(`${PREFIX}-client`, `${PREFIX}-vclient`, this.clientZone, `${this.clientZone.prefix}.10`);
+    this.progress(`setup: ${this.options.peers} peers over ${this.options.zones} zones, volumes, CA, dnsmasq for ${this.domain}`);
+  }
+
+  volumeFile(peerIndex: number): string {
+    return join(this.options.dir, 'volumes', `peer-${peerIndex}.img`);
+  }
+
+  /** The live instance of each peer. */
+  current(peerIndex: number): Instance | undefined {
+    return [...this.instances].reverse().find((i) => i.peerIndex === peerIndex && (i.state === 'pending' || i.state === 'running'));
+  }
+
+  /** Launches one instance for every peer, in parallel, as the groups do at creation. */
+  async launchAll(): Promise<void> {
+    await Promise.all(peerIndices(this.options.peers).map((i) => this.launch(i)));
+  }
+
+  /** Auto Scaling launches a replacement for peer i: new namespace, new IP, real DNS updater, real agent, etcd. */
+  launch(peerIndex: number): Promise<Instance> {
+    const p = this.doLaunch(peerIndex);
+    this.pendingLaunches.add(p);
+    p.finally(() => this.pendingLaunches.delete(p)).catch(() => undefined);
+    return p;
+  }
+
+  private async doLaunch(peerIndex: number): Promise<Instance> {
+    const zone = this.zones[zoneIndexOf(peerIndex, this.zones.length)];
+    const n = this.nextInstance++;
+    const id = `i-${String(n).padStart(4, '0')}`;
+    const octet = this.nextHostOctet.get(zone.index) ?? 10;
+    this.nextHostOctet.set(zone.index, octet >= 250 ? 10 : octet + 1);
+    const host = await createHost(`${PREFIX}-p${peerIndex}-${id}`, `${PREFIX}-v${n}`, zone, `${zone.prefix}.${octet}`);
+    const dir = join(this.options.dir, 'instances', id);
+    const instance: Instance = { id, peerIndex, host, launchedAt: Date.now(), dir, state: 'pending', terminating: false };
+    this.instances.push(instance);
+    this.progress(`launch ${id} as peer-${peerIndex} in zone ${zone.index} at ${host.ip}`);
+
+    // The DNS updater handles the launch lifecycle action while the instance boots, as EventBridge would deliver it.
+    // The hook only holds the group's in-service step; the agent's wait for its own name is what holds etcd.
+    const updater = this.invokeUpdater({
+      'detail-type': 'EC2 Instance-launch Lifecycle Action',
+      source: 'aws.autoscaling',
+      detail: {
+        AutoScalingGroupName: autoScalingGroupName(this.clusterName, peerIndex),
+        LifecycleHookName: 'etcd-peer-dns-ready',
+        LifecycleActionToken: `token-${id}`,
+        EC2InstanceId: id,
+        LifecycleTransition: 'autoscaling:EC2_INSTANCE_LAUNCHING',
+      },
+    });
+
+    await fs.mkdir(join(dir, 'pki'), { recursive: true });
+    const pki = join(this.options.dir, 'pki');
+    await fs.copyFile(this.ca.cert, join(dir, 'pki', 'ca.crt'));
+    for (const kind of ['peer', 'server']) {
+      await fs.copyFile(join(pki, `peer-${peerIndex}.crt`), join(dir, 'pki', `${kind}.crt`));
+      await fs.copyFile(join(pki, `peer-${peerIndex}.key`), join(dir, 'pki', `${kind}.key`));
+    }
+    const config: AgentConfig = {
+      mode: 'local',
+      clusterName: this.clusterName,
+      domain: this.domain,
+      peerIndex,
+      peerCount: this.options.peers,
+      tls: true,
+      dataDir: join(dir, 'data'),
+      fsType: 'ext4',
+      etcdUser: 'root',
+      etcdConfigFile: join(dir, 'etcd.conf.yml'),
+      pkiDir: join(dir, 'pki'),
+      clusterToken: `${this.clusterName}-etcd`,
+      deadlines: { attachSeconds: 120, forceDetachGraceSeconds: 60, deviceSeconds: 10, dnsSeconds: 60 },
+      local: { volumeFile: this.volumeFile(peerIndex), ipAddress: host.ip, instanceId: id, dnsServers: [zone.gateway] },
+    };
+    await fs.writeFile(join(dir, 'agent.json'), JSON.stringify(config, null, 2));
+
+    const agent = await this.runAgent(instance, join(dir, 'agent.json'));
+    await updater;
+    if (agent.code !== 0) {
+      // The unit's OnFailure marks the instance unhealthy; the group replaces it.
+      this.progress(`agent failed on ${id} (peer-${peerIndex}): ${agent.error}; replacing the instance`);
+      await this.terminate(instance, { reason: 'agent failed' });
+      throw new Error(`agent failed on ${id}: ${agent.error}`);
+    }
+    instance.agentMs = agent.durationMs;
+    this.startEtcd(instance, config.etcdConfigFile);
+    this.progress(`etcd started on ${id} (peer-${peerIndex}, ${host.ip}); agent took ${agent.durationMs} ms`);
+    return instance;
+  }
+
+  /** Runs the bundled agent in the instance's network namespace but the host's mount namespace (so its mount persists). */
+  private runAgent(instance: Instance, configFile: string): Promise<{ code: number; durationMs?: number; error?: string }> {
+    return new Promise((resolve) => {
+      const log = createWriteStream(join(instance.dir, 'agent.log'));
+      const child = spawn('nsenter', [`--net=/run/netns/${instance.host.namespace}`, '--', process.execPath, this.options.agentPath, 'boot', '--config', configFile], {
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
+      let durationMs: number | undefined;
+      let error: string | undefined;
+      let buffer = '';
+      child.stdout!.on('data', (chunk: Buffer) => {
+        log.write(chunk);
+        buffer += chunk.toString();
+        let newline: number;
+        while ((newline = buffer.indexOf('\n')) >= 0) {
+          const line = buffer.slice(0, newline);
+          buffer = buffer.slice(newline + 1);
+          try {
+            const entry = JSON.parse(line);
+            if (entry.msg === 'ready: etcd may start') durationMs = entry.durationMs;
+            if (entry.level === 'error') error = entry.error;
+          } catch {
+            /* not a log line */
+          }
+        }
+      });
+      child.stderr!.on('data', (chunk: Buffer) => log.write(chunk));
+      // 'close', not 'exit': stdout may still hold the final report line when the process exits.
+      child.on('close', (code) => {
+        log.end();
+        resolve({ code: code ?? 1, durationMs, error: error ?? (code === 0 ? undefined : `exit ${code}`) });
+      });
+    });
+  }
+
+  private startEtcd(instance: Instance, configFile: string): void {
+    const log = openSync(join(instance.dir, 'etcd.log'), 'a');
+    const etcd = spawn('ip', ['netns', 'exec', instance.host.namespace, 'etcd', '--config-file', configFile], { stdio: ['ignore', log, log] });
+    closeSync(log);
+    instance.etcd = etcd;
+    instance.state = 'running';
+    instance.etcdStartedAt = Date.now();
+    etcd.on('exit', (code, signal) => {
+      if (instance.terminating || this.stopped) return;
+      // etcd died on its own: the instance fails its health check and the group replaces it.
+      this.progress(`etcd on ${instance.id} (peer-${instance.peerIndex}) exited (${signal ?? code}); replacing the instance`);
+      void this.terminate(instance, { reason: 'etcd exited' }).catch(() => undefined);
+    });
+  }
+
+  /**
+   * Terminates an instance as EC2 would: processes die at once; the volume is
+   * released (unmounted, loop device freed) after `releaseVolumeAfterMs`; then,
+   * with autoHeal, the group launches a replacement.
+   */
+  async terminate(instance: Instance, options: { reason: string; releaseVolumeAfterMs?: number; replace?: boolean } = { reason: 'terminated' }): Promise<void> {
+    if (instance.state === 'terminated' || (instance.terminating && instance.state === 'shutting-down')) return;
+    instance.terminating = true;
+    instance.state = 'shutting-down';
+    const etcd = instance.etcd;
+    if (etcd && etcd.exitCode === null && etcd.signalCode === null) {
+      const exited = new Promise((r) => etcd.once('exit', r));
+      etcd.kill('SIGKILL');
+      await exited;
+    }
+    const replace = (options.replace ?? true) && this.autoHeal && !this.stopped;
+    const release = async () => {
+      if (options.releaseVolumeAfterMs) await new Promise((r) => setTimeout(r, options.releaseVolumeAfterMs));
+      await this.releaseVolume(instance);
+      await destroyHost(instance.host);
+      instance.state = 'terminated';
+      await this.invokeUpdater({
+        'detail-type': 'EC2 Instance Terminate Successful',
+        source: 'aws.autoscaling',
+        detail: { AutoScalingGroupName: autoScalingGroupName(this.clusterName, instance.peerIndex), EC2InstanceId: instance.id },
+      });
+    };
+    if (options.releaseVolumeAfterMs) {
+      // The old instance still holds the volume while its replacement boots.
+      const released = release();
+      this.pendingLaunches.add(released);
+      released.finally(() => this.pendingLaunches.delete(released)).catch(() => undefined);
+    } else {
+      await release();
+    }
+    this.progress(`terminated ${instance.id} (peer-${instance.peerIndex}): ${options.reason}`);
+    if (replace) this.launch(instance.peerIndex).catch(() => undefined);
+  }
+
+  private async releaseVolume(instance: Instance): Promise<void> {
+    const dataDir = join(instance.dir, 'data');
+    const mounted = (await readMountTable()).filter((m) => m.mountPoint === dataDir);
+    for (let n = 0; n < mounted.length; n++) {
+      if ((await run('umount', [dataDir])).code !== 0) await run('umount', ['-l', dataDir]);
+    }
+    for (const m of mounted) if (m.source.startsWith('/dev/loop')) await run('losetup', ['-d', m.source]);
+  }
+
+  /** Kills the instances of these peers at once (processes and volumes go; groups replace them). */
+  async kill(peerIndexes: number[], reason: string): Promise<void> {
+    const victims = peerIndexes.map((i) => this.current(i)).filter((i): i is Instance => !!i);
+    this.progress(`kill ${victims.map((v) => `peer-${v.peerIndex} (${v.id})`).join(', ')}: ${reason}`);
+    await Promise.all(victims.map((v) => this.terminate(v, { reason })));
+  }
+
+  async partition(zoneIndex: number): Promise<void> {
+    this.progress(`partition zone ${zoneIndex}`);
+    await partitionZone(this.zones[zoneIndex]);
+  }
+
+  async heal(zoneIndex: number): Promise<void> {
+    this.progress(`heal zone ${zoneIndex}`);
+    await healZone(this.zones[zoneIndex]);
+  }
+
+  /** Endpoints of the running peers, by the addresses DNS gives their names. */
+  endpoints(): Endpoint[] {
+    const records = this.dns.readRecords();
+    return peerIndices(this.options.peers).map((i) => ({ name: peerFqdn(this.domain, i), ip: records.get(peerFqdn(this.domain, i)) ?? PLACEHOLDER_ADDRESS }));
+  }
+
+  /** How many peers answer healthy on /health. */
+  async healthyCount(timeoutMs = 1000): Promise<number> {
+    const results = await Promise.all(this.endpoints().map((e) => (e.ip === PLACEHOLDER_ADDRESS ? false : this.client.health(e, timeoutMs))));
+    return results.filter(Boolean).length;
+  }
+
+  /** Waits until every peer is healthy; returns when, or throws at the deadline. */
+  async waitAllHealthy(timeoutMs: number): Promise<number> {
+    const deadline = Date.now() + timeoutMs;
+    let last = -1;
+    for (;;) {
+      const healthy = await this.healthyCount(800);
+      if (healthy !== last) this.progress(`${healthy}/${this.options.peers} peers healthy`);
+      last = healthy;
+      if (healthy === this.options.peers) return Date.now();
+      if (Date.now() > deadline) throw new Error(`only ${healthy}/${this.options.peers} peers healthy after ${timeoutMs / 1000}s; logs in ${this.options.dir}/instances`);
+      await new Promise((r) => setTimeout(r, 200));
+    }
+  }
+
+  /** Member list (name → member id), by `etcdctl --discovery-srv` from the clients' namespace. */
+  async members(): Promise<Map<string, string>> {
+    const pki = join(this.options.dir, 'pki');
+    const r = await run('ip', [
+      'netns', 'exec', this.clientHost!.namespace, 'etcdctl', '--discovery-srv', this.domain,
+      '--cacert', this.ca.cert, '--cert', join(pki, 'client.crt'), '--key', join(pki, 'client.key'),
+      '--command-timeout', '5s', '-w', 'simple', 'member', 'list',
+    ], 20_000);
+    if (r.code !== 0) throw new Error(`etcdctl member list failed: ${(r.stderr || r.stdout).trim().split('\n').pop()}`);
+    // Lines: "<hex id>, started, peer-3, https://peer-3…:2380, https://peer-3…:2379, false"
+    return new Map(r.stdout.trim().split('\n').map((line) => line.split(', ')).map((f) => [f[2], f[0]]));
+  }
+
+  /** etcd's version string, as the report prints it. */
+  static async etcdVersion(): Promise<string> {
+    const out = await runChecked('etcd', ['--version']);
+    return /etcd Version: (\S+)/.exec(out)?.[1] ?? out.split('\n')[0];
+  }
+
+  /** Stops everything and removes every trace: processes, mounts, loop devices, namespaces, links, DNS. */
+  async teardown(): Promise<void> {
+    this.stopped = true;
+    for (const instance of this.instances) {
+      const etcd = instance.etcd;
+      if (etcd && etcd.exitCode === null && etcd.signalCode === null) {
+        const exited = new Promise((r) => etcd.once('exit', r));
+        etcd.kill('SIGKILL');
+        await Promise.race([exited, new Promise((r) => setTimeout(r, 3000))]);
+      }
+    }
+    await Promise.race([Promise.allSettled([...this.pendingLaunches]), new Promise((r) => setTimeout(r, 15_000))]);
+    this.client?.close();
+    await this.dns?.stop();
+    await this.cleanLeftovers();
+    if (this.forwardingBefore !== undefined) await restoreForwarding(this.forwardingBefore);
+  }
+
+  /** Removes what any run (this one or a killed one) left: etcd processes, mounts and loops under the work dir, network. */
+  private async cleanLeftovers(): Promise<void> {
+    await run('pkill', ['-9', '-f', `etcd --config-file ${this.options.dir}/`]);
+    await run('pkill', ['-f', `dnsmasq .*${this.options.dir}/`]);
+    const mounts = (await readMountTable()).filter((m) => m.mountPoint.startsWith(this.options.dir + '/')).reverse();
+    for (const m of mounts) await run('umount', ['-l', m.mountPoint]);
+    const loops = (await run('losetup', ['-n', '-O', 'NAME,BACK-FILE'])).stdout.split('\n');
+    for (const line of loops) {
+      const [name, file] = line.trim().split(/\s+/);
+      if (name && file?.startsWith(join(this.options.dir, 'volumes'))) await run('losetup', ['-d', name]);
+    }
+    await removeLeftoverNetwork();
+  }
+
+  private async invokeUpdater(event: unknown): Promise<void> {
+    try {
+      await handleEvent(event, this.updaterSettings, this.updaterPort(), this.log);
+    } catch (error) {
+      // As on AWS: a failed invocation is retried; the scheduled reconcile catches what is left.
+      this.progress(`dns updater failed once (${(error as Error).message}); retrying`);
+      await new Promise((r) => setTimeout(r, 300));
+      await handleEvent(event, this.updaterSettings, this.updaterPort(), this.log).catch((e) => this.progress(`dns updater failed again: ${(e as Error).message}`));
+    }
+  }
+
+  /** Route 53, EC2 and Auto Scaling as the DNS updater sees them, backed by this supervisor and dnsmasq. */
+  private updaterPort(): UpdaterPort {
+    return {
+      describePeerInstances: async (scope) => {
+        const index = 'groupName' in scope ? peerIndexOfGroup(this.clusterName, scope.groupName) : undefined;
+        return this.instances
+          .filter((i) => index === undefined || i.peerIndex === index)
+          .filter((i) => i.state === 'pending' || i.state === 'running')
+          .map(
+            (i): ObservedInstance => ({ instanceId: i.id, state: i.state, privateIp: i.host.ip, launchTime: new Date(i.launchedAt).toISOString(), peerIndex: i.peerIndex }),
+          );
+      },
+      readPeerRecords: async (fqdn) => {
+        const out = new Map<string, ObservedRecord>();
+        for (const [name, ip] of this.dns.readRecords()) if (!fqdn || name === fqdn) out.set(name, { values: [ip], ttl: this.updaterSettings.recordTtl });
+        return out;
+      },
+      upsertPeerRecords: async (records) => {
+        await this.dns.setRecords(new Map(records.map((r) => [r.fqdn, r.ip])));
+      },
+      completeLifecycleAction: async (action: LifecycleAction) => {
+        this.lifecycleCompleted.add(action.instanceId);
+      },
+    };
+  }
+}

@@ -1,0 +1,209 @@
+/**
+ * The scenarios: each boots the local cluster, writes while a failure is
+ * injected, waits for the groups to heal it, and ends by checking that every
+ * acknowledged write is still readable.
+ */
+import { join } from 'path';
+import { bundleEntry } from '../constructs/bundle';
+import { peerIndices, zoneIndexOf } from '../constructs/naming';
+import { failureBudget } from '../constructs/topology';
+import { LocalCluster } from './cluster';
+import { discoverClientEndpoints, LoadEvent, LoadGenerator } from './load';
+
+export const SCENARIOS = ['zone-and-node', 'whole-cluster', 'rolling-replace', 'zone-partition', 'volume-still-attached'] as const;
+export type ScenarioName = (typeof SCENARIOS)[number];
+
+/** Options of {@link runScenario}. */
+export interface ScenarioOptions {
+  readonly peers: number;
+  readonly zones: number;
+  /** Working directory; wiped at start. */
+  readonly dir: string;
+  readonly progress?: (line: string) => void;
+  /** Receives the cluster as soon as it exists (the CLI tears it down on Ctrl-C). */
+  readonly onCluster?: (cluster: LocalCluster) => void;
+}
+
+/** Figures of one run; the JSON report carries these keys. */
+export interface ScenarioResult {
+  readonly scenario: ScenarioName;
+  readonly peers: number;
+  readonly zones: number;
+  readonly acked: number;
+  readonly failed: number;
+  readonly lost: number;
+  readonly maxUnavailableSeconds: number;
+  readonly recoverySeconds: number;
+  readonly agentMsMedian: number;
+  readonly etcdVersion: string;
+  /** Reads of acknowledged keys that no member answered. */
+  readonly readFailures: number;
+  readonly bootstrapSeconds: number;
+  /** From the last replacement's etcd start to every peer healthy. */
+  readonly healthyAfterLastEtcdStartSeconds: number;
+  readonly memberIdsUnchanged: boolean;
+  readonly membersBefore: Record<string, string>;
+  readonly membersAfter: Record<string, string>;
+  readonly replacements: { peer: number; instanceId: string; ip: string }[];
+  readonly lostKeys: string[];
+  readonly timeline: { readonly startedAt: number; readonly load: LoadEvent[]; readonly healthy: { at: number; healthy: number }[]; readonly marks: { at: number; what: string }[] };
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** Runs one scenario end to end, always cleaning up. */
+export async function runScenario(name: ScenarioName, options: ScenarioOptions): Promise<ScenarioResult> {
+  const progress = options.progress ?? (() => undefined);
+  const budget = failureBudget(options.peers, options.zones);
+  const etcdVersion = await LocalCluster.etcdVersion();
+  progress(`scenario ${name}: ${options.peers} peers over ${options.zones} zones (quorum ${budget.quorum}), etcd ${etcdVersion}`);
+  const agent = bundleEntry(join(__dirname, '..', 'node-agent', 'cli'), { fileName: 'agent.js', target: 'node18' });
+  const cluster = new LocalCluster({ peers: options.peers, zones: options.zones, dir: options.dir, agentPath: agent.path, progress });
+  options.onCluster?.(cluster);
+  let startedAt = Date.now();
+  const healthy: { at: number; healthy: number }[] = [];
+  const marks: { at: number; what: string }[] = [];
+  let sampling = false;
+  let sampler: Promise<void> | undefined;
+  let load: LoadGenerator | undefined;
+  try {
+    await cluster.setup();
+    const bootStart = Date.now();
+    await cluster.launchAll();
+    await cluster.waitAllHealthy(90_000);
+    const bootstrapSeconds = (Date.now() - bootStart) / 1000;
+    progress(`bootstrap: ${options.peers} healthy in ${bootstrapSeconds.toFixed(1)} s`);
+    const membersBefore = await cluster.members();
+
+    startedAt = Date.now();
+    sampling = true;
+    sampler = (async () => {
+      while (sampling) {
+        healthy.push({ at: Date.now(), healthy: await cluster.healthyCount(400) });
+        await sleep(500);
+      }
+    })();
+    load = new LoadGenerator(cluster.client, () => discoverClientEndpoints(cluster.clientZone.gateway, cluster.domain, true));
+    load.start();
+    await sleep(3000);
+    progress(`load running: ${load.ackedCount} writes acknowledged so far`);
+
+    const instancesBefore = new Set(cluster.instances.map((i) => i.id));
+    const faultAt = Date.now();
+    let recoveryFrom = faultAt;
+    const mark = (what: string) => marks.push({ at: Date.now(), what });
+    const byZone = (z: number) => peerIndices(options.peers).filter((i) => zoneIndexOf(i, options.zones) === z);
+
+    switch (name) {
+      case 'zone-and-node': {
+        const victims = [...byZone(0), byZone(1)[0]];
+        mark(`kill zone 0 + peer-${byZone(1)[0]}`);
+        await cluster.kill(victims, `zone 0 and one more peer (${victims.length} of ${options.peers}; quorum ${budget.quorum})`);
+        break;
+      }
+      case 'whole-cluster':
+        mark('kill all');
+        await cluster.kill(peerIndices(options.peers), 'every instance at once');
+        break;
+      case 'rolling-replace':
+        for (const i of peerIndices(options.peers)) {
+          mark(`replace peer-${i}`);
+          await cluster.kill([i], 'rolling replacement');
+          await cluster.waitAllHealthy(120_000);
+        }
+        break;
+      case 'zone-partition':
+        mark('partition zone 1');
+        await cluster.partition(1);
+        await sleep(10_000);
+        mark('heal zone 1');
+        await cluster.heal(1);
+        recoveryFrom = Date.now();
+        break;
+      case 'volume-still-attached': {
+        const victim = cluster.current(2)!;
+        mark('peer-2 dies, volume held 5 s');
+        progress(`kill peer-2 (${victim.id}); its volume stays mounted for 5 s while the replacement boots`);
+        await cluster.terminate(victim, { reason: 'instance lost, volume still attached', releaseVolumeAfterMs: 5000 });
+        break;
+      }
+    }
+
+    // Healed: every peer healthy, and no replacement still booting.
+    await waitFor(async () => peerIndices(options.peers).every((i) => cluster.current(i)?.state === 'running'), 180_000, 'every peer to have a running instance');
+    const recoveredAt = await cluster.waitAllHealthy(180_000);
+    mark('all healthy');
+    const replacementsList = cluster.instances.filter((i) => !instancesBefore.has(i.id));
+    const lastEtcdStart = Math.max(...replacementsList.map((i) => i.etcdStartedAt ?? 0), recoveryFrom);
+    progress(`healed: all ${options.peers} healthy ${((recoveredAt - recoveryFrom) / 1000).toFixed(1)} s after the failure`);
+
+    await sleep(3000);
+    await load.stop();
+    sampling = false;
+    await sampler;
+    const { lost } = await load.verify();
+    const membersAfter = await cluster.members();
+    const memberIdsUnchanged =
+      membersAfter.size === options.peers && [...membersBefore].every(([peer, id]) => membersAfter.get(peer) === id);
+    const agentTimes = (replacementsList.length ? replacementsList : cluster.instances).map((i) => i.agentMs).filter((t): t is number => t !== undefined);
+
+    const result: ScenarioResult = {
+      scenario: name,
+      peers: options.peers,
+      zones: options.zones,
+      acked: load.ackedCount,
+      failed: load.failedWrites,
+      lost: lost.length,
+      maxUnavailableSeconds: round(maxAckGap(load.events, faultAt, Date.now()) / 1000),
+      recoverySeconds: round((recoveredAt - recoveryFrom) / 1000),
+      agentMsMedian: median(agentTimes),
+      etcdVersion,
+      readFailures: load.readFailures,
+      bootstrapSeconds: round(bootstrapSeconds),
+      healthyAfterLastEtcdStartSeconds: round(Math.max(0, recoveredAt - lastEtcdStart) / 1000),
+      memberIdsUnchanged,
+      membersBefore: Object.fromEntries(membersBefore),
+      membersAfter: Object.fromEntries(membersAfter),
+      replacements: replacementsList.map((i) => ({ peer: i.peerIndex, instanceId: i.id, ip: i.host.ip })),
+      lostKeys: lost.slice(0, 20),
+      timeline: { startedAt, load: load.events, healthy, marks },
+    };
+    progress(`verified: ${result.acked} acknowledged writes, ${result.lost} lost, ${result.failed} failed after retries`);
+    return result;
+  } finally {
+    sampling = false;
+    await sampler?.catch(() => undefined);
+    await load?.stop().catch(() => undefined);
+    progress('cleaning up: processes, mounts, loop devices, namespaces');
+    await cluster.teardown();
+  }
+}
+
+/** Longest time without an acknowledged write between `from` and `to`. */
+export function maxAckGap(events: readonly LoadEvent[], from: number, to: number): number {
+  const acks = events.filter((e) => e.kind === 'ack' && e.at >= from && e.at <= to).map((e) => e.at);
+  let previous = from;
+  let gap = 0;
+  for (const at of acks) {
+    gap = Math.max(gap, at - previous);
+    previous = at;
+  }
+  return Math.max(gap, to - previous);
+}
+
+export function median(values: number[]): number {
+  if (values.length === 0) return 0;
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = Math.floor(sorted.length / 2);
+  return sorted.length % 2 ? sorted[mid] : Math.round((sorted[mid - 1] + sorted[mid]) / 2);
+}
+
+const round = (n: number) => Math.round(n * 100) / 100;
+
+async function waitFor(condition: () => Promise<boolean>, timeoutMs: number, what: string): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await condition())) {
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs / 1000}s waiting for ${what}`);
+    await sleep(200);
+  }
+}
