@@ -69,6 +69,22 @@ export interface ClusterEvent {
   readonly what: string;
 }
 
+/** Work directories of runs that have not cleaned up yet, so a later run can clean after a killed one. */
+const RUN_REGISTRY = '/run/etcdsim-runs.json';
+
+async function readRunRegistry(): Promise<string[]> {
+  try {
+    return JSON.parse(await fs.readFile(RUN_REGISTRY, 'utf8'));
+  } catch {
+    return [];
+  }
+}
+
+async function writeRunRegistry(dirs: string[]): Promise<void> {
+  if (dirs.length === 0) await fs.rm(RUN_REGISTRY, { force: true });
+  else await fs.writeFile(RUN_REGISTRY, JSON.stringify(dirs));
+}
+
 /** The clients' own zone: never killed or partitioned. */
 const CLIENT_ZONE_INDEX = 200;
 
@@ -88,7 +104,6 @@ export class LocalCluster {
 
   private readonly ca: LocalCa;
   private readonly log: Logger;
-  private forwardingBefore?: string;
   private nextInstance = 1;
   private readonly nextHostOctet = new Map<number, number>();
   private readonly pendingLaunches = new Set<Promise<unknown>>();
@@ -114,10 +129,11 @@ export class LocalCluster {
   /** Creates zones, certificates, volumes and the DNS server. Cleans what a killed earlier run left. */
   async setup(): Promise<void> {
     await this.cleanLeftovers();
+    await writeRunRegistry([this.options.dir]);
     await fs.mkdir(this.options.dir, { recursive: true });
     await fs.mkdir(join(this.options.dir, 'volumes'), { recursive: true });
     await fs.mkdir(join(this.options.dir, 'instances'), { recursive: true });
-    this.forwardingBefore = await enableForwarding();
+    await enableForwarding();
     for (const zone of [...this.zones, this.clientZone]) await createZone(zone);
 
     await this.ca.create(`${this.clusterName}-local-ca`);
@@ -163,6 +179,7 @@ export class LocalCluster {
   }
 
   private async doLaunch(peerIndex: number): Promise<Instance> {
+    this.throwIfStopped();
     const zone = this.zones[zoneIndexOf(peerIndex, this.zones.length)];
     const n = this.nextInstance++;
     const id = `i-${String(n).padStart(4, '0')}`;
@@ -213,8 +230,10 @@ export class LocalCluster {
     };
     await fs.writeFile(join(dir, 'agent.json'), JSON.stringify(config, null, 2));
 
+    this.throwIfStopped(instance);
     const agent = await this.runAgent(instance, join(dir, 'agent.json'));
     await updater;
+    this.throwIfStopped(instance);
     if (agent.code !== 0) {
       // The unit's OnFailure marks the instance unhealthy; the group replaces it.
       this.progress(`agent failed on ${id} (peer-${peerIndex}): ${agent.error}; replacing the instance`);
@@ -227,12 +246,21 @@ export class LocalCluster {
     return instance;
   }
 
+  /** A stopping cluster launches nothing more; an instance half-launched is left to teardown's clean-up. */
+  private throwIfStopped(instance?: Instance): void {
+    if (!this.stopped) return;
+    if (instance) instance.state = 'terminated';
+    throw new Error('the local cluster is stopping');
+  }
+
   /** Runs the bundled agent in the instance's network namespace but the host's mount namespace (so its mount persists). */
   private runAgent(instance: Instance, configFile: string): Promise<{ code: number; durationMs?: number; error?: string }> {
     return new Promise((resolve) => {
       const log = createWriteStream(join(instance.dir, 'agent.log'));
+      // Own process group: a Ctrl-C on the terminal reaches the supervisor, which then stops its children itself.
       const child = spawn('nsenter', [`--net=/run/netns/${instance.host.namespace}`, '--', process.execPath, this.options.agentPath, 'boot', '--config', configFile], {
         stdio: ['ignore', 'pipe', 'pipe'],
+        detached: true,
       });
       let durationMs: number | undefined;
       let error: string | undefined;
@@ -264,7 +292,7 @@ export class LocalCluster {
 
   private startEtcd(instance: Instance, configFile: string): void {
     const log = openSync(join(instance.dir, 'etcd.log'), 'a');
-    const etcd = spawn('ip', ['netns', 'exec', instance.host.namespace, 'etcd', '--config-file', configFile], { stdio: ['ignore', log, log] });
+    const etcd = spawn('ip', ['netns', 'exec', instance.host.namespace, 'etcd', '--config-file', configFile], { stdio: ['ignore', log, log], detached: true });
     closeSync(log);
     instance.etcd = etcd;
     instance.state = 'running';
@@ -398,25 +426,41 @@ export class LocalCluster {
         await Promise.race([exited, new Promise((r) => setTimeout(r, 3000))]);
       }
     }
-    await Promise.race([Promise.allSettled([...this.pendingLaunches]), new Promise((r) => setTimeout(r, 15_000))]);
+    const deadline = Date.now() + 20_000;
+    while (this.pendingLaunches.size > 0 && Date.now() < deadline) {
+      await Promise.race([Promise.allSettled([...this.pendingLaunches]), new Promise((r) => setTimeout(r, 1000))]);
+    }
     this.client?.close();
     await this.dns?.stop();
     await this.cleanLeftovers();
-    if (this.forwardingBefore !== undefined) await restoreForwarding(this.forwardingBefore);
+    await restoreForwarding();
   }
 
-  /** Removes what any run (this one or a killed one) left: etcd processes, mounts and loops under the work dir, network. */
+  /**
+   * Removes what any run left, this one or a killed one in another directory:
+   * every process inside a simulation namespace, our dnsmasq, the mounts and
+   * loop devices under every registered work directory, the network.
+   */
   private async cleanLeftovers(): Promise<void> {
-    await run('pkill', ['-9', '-f', `etcd --config-file ${this.options.dir}/`]);
-    await run('pkill', ['-f', `dnsmasq .*${this.options.dir}/`]);
-    const mounts = (await readMountTable()).filter((m) => m.mountPoint.startsWith(this.options.dir + '/')).reverse();
+    const namespaces = (await run('ip', ['netns', 'list'])).stdout.split('\n').map((l) => l.split(' ')[0]).filter((n) => n.startsWith(PREFIX));
+    const pids = new Set<string>();
+    for (const ns of namespaces) for (const pid of (await run('ip', ['netns', 'pids', ns])).stdout.split(/\s+/).filter(Boolean)) pids.add(pid);
+    if (pids.size) await run('kill', ['-9', ...pids]);
+    await run('pkill', ['-9', '-f', 'dnsmasq .*peer-records\\.hosts']);
+    for (let i = 0; i < 50 && pids.size && (await run('kill', ['-0', ...pids])).code === 0; i++) await new Promise((r) => setTimeout(r, 100));
+
+    const dirs = new Set([this.options.dir, ...(await readRunRegistry())]);
+    // Backstop for an etcd whose namespace is already gone.
+    for (const d of dirs) await run('pkill', ['-9', '-f', `etcd --config-file ${d}/`]);
+    const mounts = (await readMountTable()).filter((m) => [...dirs].some((d) => m.mountPoint.startsWith(d + '/'))).reverse();
     for (const m of mounts) await run('umount', ['-l', m.mountPoint]);
     const loops = (await run('losetup', ['-n', '-O', 'NAME,BACK-FILE'])).stdout.split('\n');
     for (const line of loops) {
       const [name, file] = line.trim().split(/\s+/);
-      if (name && file?.startsWith(join(this.options.dir, 'volumes'))) await run('losetup', ['-d', name]);
+      if (name && file && [...dirs].some((d) => file.startsWith(join(d, 'volumes') + '/'))) await run('losetup', ['-d', name]);
     }
     await removeLeftoverNetwork();
+    await writeRunRegistry([]);
   }
 
   private async invokeUpdater(event: unknown): Promise<void> {

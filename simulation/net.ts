@@ -70,15 +70,22 @@ export async function healZone(zone: Zone): Promise<void> {
   await runChecked('ip', ['link', 'set', zone.bridge, 'up']);
 }
 
-/** Turns on routing between zones; returns the previous value to restore. */
-export async function enableForwarding(): Promise<string> {
-  const previous = (await fs.readFile('/proc/sys/net/ipv4/ip_forward', 'utf8')).trim();
+/** Where the host's original ip_forward value is kept until a run restores it (it survives a killed run). */
+const FORWARDING_BEFORE = '/run/etcdsim-ip-forward-before';
+
+/** Turns on routing between zones, remembering the host's own setting the first time. */
+export async function enableForwarding(): Promise<void> {
+  const current = (await fs.readFile('/proc/sys/net/ipv4/ip_forward', 'utf8')).trim();
+  await fs.writeFile(FORWARDING_BEFORE, current, { flag: 'wx' }).catch(() => undefined);
   await fs.writeFile('/proc/sys/net/ipv4/ip_forward', '1');
-  return previous;
 }
 
-export async function restoreForwarding(previous: string): Promise<void> {
-  await fs.writeFile('/proc/sys/net/ipv4/ip_forward', previous);
+/** Puts back the host's own setting, as it was before the first run that has not restored it. */
+export async function restoreForwarding(): Promise<void> {
+  const before = await fs.readFile(FORWARDING_BEFORE, 'utf8').catch(() => undefined);
+  if (before === undefined) return;
+  await fs.writeFile('/proc/sys/net/ipv4/ip_forward', before.trim());
+  await fs.rm(FORWARDING_BEFORE, { force: true });
 }
 
 /** Removes every namespace, link and netns config the simulation may have left behind (a killed run). */

@@ -32,11 +32,13 @@ export function renderTable(results: ScenarioResult[]): string {
 export function renderSvg(r: ScenarioResult): string {
   const { startedAt, load, healthy, marks } = r.timeline;
   const end = Math.max(...load.map((e) => e.at), ...healthy.map((h) => h.at), startedAt + 1000);
-  const seconds = Math.ceil((end - startedAt) / 1000);
+  // Whole seconds only: a last, partial second would draw a false drop to zero.
+  const seconds = Math.max(1, Math.floor((end - startedAt) / 1000));
   const acks = new Array(seconds + 1).fill(0);
   const failures = new Array(seconds + 1).fill(0);
   for (const e of load) {
     const s = Math.floor((e.at - startedAt) / 1000);
+    if (s > seconds) continue;
     if (e.kind === 'ack') acks[s]++;
     if (e.kind === 'retry' || e.kind === 'write-failed' || e.kind === 'read-failed') failures[s]++;
   }
