@@ -6,6 +6,7 @@ import { DEFAULT_DEADLINES } from '../node-agent/config';
 import { EtcdArtifacts } from './artifacts';
 import { EtcdDns } from './dns';
 import { EtcdDnsUpdater } from './dns-updater';
+import { EtcdEncryption } from './encryption';
 import { autoScalingGroupName, ETCD_CLIENT_PORT, normalizeDomain, peerFqdn, peerIndices, peerName, zoneIndexOf } from './naming';
 import { EtcdNetwork, EtcdNetworkProps } from './network';
 import { EtcdPeer, PeerVolumeOptions, resolveVolumeOptions } from './peer';
@@ -95,18 +96,25 @@ export interface EtcdClusterProps {
    */
   readonly reconcileEveryMinutes?: number;
   /**
-   * Serve etcd over TLS and publish the `-ssl` SRV names.
-   * @default false
+   * Serve etcd over TLS (peers and clients, client certificates required) and
+   * publish only the `-ssl` SRV names. Turn off only for tests.
+   * @default true
    */
   readonly tls?: boolean;
+  /**
+   * Lifetime of the certificates each peer issues itself at boot and renews daily, in hours.
+   * @default 720 (30 days)
+   */
+  readonly certificateLifetimeHours?: number;
   /**
    * Mount point of each peer's volume and etcd's data dir.
    * @default '/var/lib/etcd'
    */
   readonly dataDir?: string;
   /**
-   * KMS key for the artifact bucket and the DNS updater's logs and environment.
-   * @default - AWS managed keys
+   * Customer-managed KMS key for the volumes, the artifact bucket, the CA secret
+   * and the DNS updater's environment and logs. Overrides `volume.kmsKeyArn`.
+   * @default - a key is created for the cluster, with rotation on
    */
   readonly kmsKeyArn?: string;
 }
@@ -120,6 +128,7 @@ const DEFAULT_ETCD_VERSION = '3.5.17';
  * the DNS updater keeps pointing at the live instances.
  */
 export class EtcdCluster extends Construct {
+  public readonly encryption: EtcdEncryption;
   public readonly network: EtcdNetwork;
   public readonly dns: EtcdDns;
   public readonly security: EtcdSecurity;
@@ -140,7 +149,11 @@ export class EtcdCluster extends Construct {
     this.size = size;
     this.domain = validateDomain(props.domain ?? `${props.clusterName}.etcd.internal`, size);
     resolveVolumeOptions(props.volume); // fail before any resource is created
-    const tls = props.tls ?? false;
+    const tls = props.tls ?? true;
+    const certLifetimeHours = props.certificateLifetimeHours ?? 720;
+    if (!Number.isInteger(certLifetimeHours) || certLifetimeHours < 24 || certLifetimeHours > 8760) {
+      throw new Error(`certificateLifetimeHours must be a whole number of hours from 24 to 8760 (renewal runs daily), got ${certLifetimeHours}`);
+    }
     const dataDir = props.dataDir ?? '/var/lib/etcd';
     if (!/^\/[A-Za-z0-9._/-]+$/.test(dataDir) || dataDir === '/' || dataDir.includes('..')) {
       throw new Error(`dataDir must be an absolute path such as /var/lib/etcd, got "${dataDir}"`);
@@ -148,14 +161,18 @@ export class EtcdCluster extends Construct {
     const instanceType = props.instanceType ?? 'm6i.large';
     const etcd = resolveEtcdRelease(props.etcd);
 
+    this.encryption = new EtcdEncryption(this, 'encryption', { clusterName: props.clusterName, kmsKeyArn: props.kmsKeyArn });
+    const kmsKeyArn = this.encryption.keyArn;
     this.network = new EtcdNetwork(this, 'network', { clusterName: props.clusterName, zones: props.zones, ...props.network });
-    this.artifacts = new EtcdArtifacts(this, 'artifacts', { clusterName: props.clusterName, kmsKeyArn: props.kmsKeyArn });
+    this.artifacts = new EtcdArtifacts(this, 'artifacts', { clusterName: props.clusterName, kmsKeyArn });
     this.security = new EtcdSecurity(this, 'security', {
       clusterName: props.clusterName,
       vpcId: this.network.vpcId,
       clientCidrBlocks: props.clientCidrBlocks,
       clientSecurityGroupIds: props.clientSecurityGroupIds,
       artifactBucketArn: this.artifacts.bucket.arn,
+      kmsKeyArn,
+      tls,
     });
     this.dns = new EtcdDns(this, 'dns', {
       domain: this.domain,
@@ -172,7 +189,7 @@ export class EtcdCluster extends Construct {
       hostedZoneArn: this.dns.zone.arn,
       recordTtl: props.peerRecordTtl,
       reconcileEveryMinutes: props.reconcileEveryMinutes,
-      kmsKeyArn: props.kmsKeyArn,
+      kmsKeyArn,
     });
 
     const imageId =
@@ -199,6 +216,8 @@ export class EtcdCluster extends Construct {
         pkiDir: '/etc/etcd/pki',
         clusterToken: `${props.clusterName}-etcd`,
         deadlines: DEFAULT_DEADLINES,
+        certLifetimeHours,
+        ca: this.security.caSecret ? { secretId: this.security.caSecret.arn } : undefined,
       };
       return new EtcdPeer(this, peerName(i), {
         clusterName: props.clusterName,
@@ -209,7 +228,7 @@ export class EtcdCluster extends Construct {
         instanceProfileArn: this.security.instanceProfile.arn,
         imageId,
         instanceType,
-        volume: props.volume,
+        volume: { ...props.volume, kmsKeyArn },
         userData: renderUserData({
           agentConfig,
           agentBucket: this.artifacts.bucket.bucket,
@@ -237,6 +256,10 @@ export class EtcdCluster extends Construct {
     out('autoscaling_group_names', peerIndices(size).map((i) => autoScalingGroupName(props.clusterName, i)), 'Auto Scaling group of each peer');
     out('volume_ids', this.peers.map((p) => p.volume.id), 'Persistent EBS volume of each peer');
     out('artifact_bucket', this.artifacts.bucket.bucket, 'Bucket holding the node agent (and an optional etcd mirror under etcd/)');
+    out('kms_key_arn', kmsKeyArn, 'KMS key encrypting volumes, artifacts, the CA secret and the DNS updater');
+    if (this.security.caSecret) {
+      out('ca_secret_arn', this.security.caSecret.arn, 'Secret holding the cluster CA; client certificates are issued from it (see README: client certificates)');
+    }
   }
 }
 

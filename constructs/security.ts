@@ -3,6 +3,7 @@ import { DataAwsPartition } from '@cdktf/provider-aws/lib/data-aws-partition';
 import { IamInstanceProfile } from '@cdktf/provider-aws/lib/iam-instance-profile';
 import { IamRole } from '@cdktf/provider-aws/lib/iam-role';
 import { IamRolePolicy } from '@cdktf/provider-aws/lib/iam-role-policy';
+import { SecretsmanagerSecret } from '@cdktf/provider-aws/lib/secretsmanager-secret';
 import { SecurityGroup } from '@cdktf/provider-aws/lib/security-group';
 import { VpcSecurityGroupEgressRule } from '@cdktf/provider-aws/lib/vpc-security-group-egress-rule';
 import { VpcSecurityGroupIngressRule } from '@cdktf/provider-aws/lib/vpc-security-group-ingress-rule';
@@ -25,6 +26,10 @@ export interface EtcdSecurityProps {
   readonly clientSecurityGroupIds?: string[];
   /** Bucket ARN and the key prefixes the instances may read (agent bundle, etcd mirror). */
   readonly artifactBucketArn: string;
+  /** The cluster's KMS key (volumes, CA secret). */
+  readonly kmsKeyArn: string;
+  /** Create the CA secret and let the peers read it and write its first version. */
+  readonly tls: boolean;
 }
 
 /**
@@ -39,6 +44,8 @@ export class EtcdSecurity extends Construct {
   public readonly instanceProfile: IamInstanceProfile;
   /** The instance role. */
   public readonly instanceRole: IamRole;
+  /** The secret holding the cluster CA (certificate and key, JSON), when TLS is on. */
+  public readonly caSecret?: SecretsmanagerSecret;
 
   constructor(scope: Construct, id: string, props: EtcdSecurityProps) {
     super(scope, id);
@@ -141,6 +148,26 @@ export class EtcdSecurity extends Construct {
       }),
     });
     const clusterTagCondition = { StringEquals: { [`aws:ResourceTag/${CLUSTER_TAG_KEY}`]: props.clusterName } };
+    if (props.tls) {
+      // Created without a value: the first peer to boot generates the CA and writes it; the key never passes through Terraform state.
+      this.caSecret = new SecretsmanagerSecret(this, 'ca', {
+        name: `${props.clusterName}/etcd/cluster-ca`,
+        description: `CA of etcd cluster ${props.clusterName}: certificate and private key, written once by the first peer`,
+        kmsKeyId: props.kmsKeyArn,
+        recoveryWindowInDays: 30,
+        tags: { [CLUSTER_TAG_KEY]: props.clusterName },
+      });
+    }
+    const caStatements = this.caSecret
+      ? [
+          {
+            Sid: 'ReadAndInitializeThisClustersCa',
+            Effect: 'Allow',
+            Action: ['secretsmanager:GetSecretValue', 'secretsmanager:PutSecretValue'],
+            Resource: this.caSecret.arn,
+          },
+        ]
+      : [];
     new IamRolePolicy(this, 'instance-policy', {
       name: 'etcd-node-agent',
       role: this.instanceRole.id,
@@ -172,6 +199,21 @@ export class EtcdSecurity extends Construct {
             Effect: 'Allow',
             Action: ['s3:GetObject'],
             Resource: [`${props.artifactBucketArn}/node-agent/*`, `${props.artifactBucketArn}/etcd/*`],
+          },
+          ...caStatements,
+          {
+            Sid: 'UseClusterKeyForVolumesSecretAndArtifacts',
+            Effect: 'Allow',
+            Action: ['kms:Decrypt', 'kms:DescribeKey', 'kms:GenerateDataKey', 'kms:GenerateDataKeyWithoutPlaintext', 'kms:ReEncryptFrom', 'kms:ReEncryptTo'],
+            Resource: props.kmsKeyArn,
+          },
+          {
+            // Attaching a volume encrypted with a customer key lets EC2 create a grant on the instance's behalf.
+            Sid: 'GrantForAttachedVolumes',
+            Effect: 'Allow',
+            Action: ['kms:CreateGrant'],
+            Resource: props.kmsKeyArn,
+            Condition: { Bool: { 'kms:GrantIsForAWSResource': 'true' } },
           },
         ],
       }),

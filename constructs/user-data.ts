@@ -81,6 +81,32 @@ WantedBy=multi-user.target
 `;
 }
 
+/** Renews this peer's certificate daily; etcd reloads certificate files on new connections. */
+export function renewalUnits(): { service: string; timer: string } {
+  return {
+    service: `[Unit]
+Description=Renew this etcd peer's certificate from the cluster CA
+After=etcd-node-agent.service
+
+[Service]
+Type=oneshot
+ExecStart=/usr/bin/node ${AGENT_PATH} renew-certificates --config ${AGENT_CONFIG_PATH}
+`,
+    timer: `[Unit]
+Description=Daily renewal of this etcd peer's certificate
+
+[Timer]
+OnBootSec=1h
+OnUnitActiveSec=1d
+RandomizedDelaySec=1h
+Persistent=true
+
+[Install]
+WantedBy=timers.target
+`,
+  };
+}
+
 /** Marks the instance unhealthy when the agent gives up, so its group replaces it instead of leaving a peer down. */
 export function agentFailedUnit(): string {
   return `[Unit]
@@ -153,9 +179,23 @@ export function renderUserData(input: UserDataInput): string {
     "cat > /etc/systemd/system/etcd.service <<'END_OF_UNIT'",
     etcdUnit(c.etcdConfigFile, c.etcdUser, c.dataDir).trimEnd(),
     'END_OF_UNIT',
+  );
+  if (c.tls) {
+    const renewal = renewalUnits();
+    lines.push(
+      "cat > /etc/systemd/system/etcd-certificates.service <<'END_OF_UNIT'",
+      renewal.service.trimEnd(),
+      'END_OF_UNIT',
+      "cat > /etc/systemd/system/etcd-certificates.timer <<'END_OF_UNIT'",
+      renewal.timer.trimEnd(),
+      'END_OF_UNIT',
+    );
+  }
+  lines.push(
     'systemctl daemon-reload',
     '# Starting etcd starts the agent first (Requires=/After=); if the agent fails, etcd stays down.',
-    'systemctl enable etcd-node-agent.service etcd.service',
+    `systemctl enable etcd-node-agent.service etcd.service${c.tls ? ' etcd-certificates.timer' : ''}`,
+    ...(c.tls ? ['systemctl start --no-block etcd-certificates.timer'] : []),
     'systemctl start --no-block etcd.service',
     '',
   );

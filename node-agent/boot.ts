@@ -10,6 +10,7 @@ import type { Logger } from '../runtime/log';
 import type { AgentConfig } from './config';
 import { classifyDataDir, DataDirState, decideFilesystem, decideMount } from './decisions';
 import { renderEtcdConfig } from './etcd-config';
+import { CaStore, createCa, issueCertificate, validateCa } from './pki';
 import type { NameResolver, VolumeProvider } from './ports';
 import { createFilesystem, deviceNumberOf, mountDevice, ownDataDir, probeDevice, readMountTable } from './system';
 
@@ -101,6 +102,43 @@ export interface BootDeps {
   readonly sleep?: (ms: number) => Promise<void>;
   /** Address etcd listens on; `0.0.0.0` on AWS. */
   readonly listenAddress?: string;
+  /** Where the cluster CA lives; required with TLS. */
+  readonly caStore?: CaStore;
+}
+
+/** What {@link writePeerCertificates} issued. */
+export interface IssuedCertificates {
+  readonly names: string[];
+  readonly notAfter: string;
+}
+
+/**
+ * Issues this peer's certificate from the cluster CA (creating the CA if the
+ * store holds none) and writes ca.crt, peer.crt/key and server.crt/key into
+ * the PKI dir. etcd reloads certificate files on new connections, so a renewal
+ * needs no restart.
+ */
+export async function writePeerCertificates(config: AgentConfig, caStore: CaStore): Promise<IssuedCertificates> {
+  const ca = await caStore.getOrCreate(() => createCa(`${config.clusterName} etcd CA`));
+  await validateCa(ca);
+  const fqdn = peerFqdn(config.domain, config.peerIndex);
+  const names = [fqdn, config.domain];
+  const leaf = await issueCertificate(ca, { commonName: fqdn, dnsNames: names, lifetimeHours: config.certLifetimeHours, usage: 'peer' });
+  await fs.mkdir(config.pkiDir, { recursive: true, mode: 0o755 });
+  const write = async (name: string, content: string, mode: number) => {
+    const temporary = join(config.pkiDir, `.${name}.tmp`);
+    await fs.writeFile(temporary, content, { mode });
+    await fs.chmod(temporary, mode);
+    await fs.rename(temporary, join(config.pkiDir, name));
+  };
+  await write('ca.crt', ca.certPem, 0o644);
+  for (const kind of ['peer', 'server']) {
+    await write(`${kind}.key`, leaf.keyPem, 0o600);
+    await write(`${kind}.crt`, leaf.certPem, 0o644);
+  }
+  if (config.etcdUser !== 'root') await ownDataDir(config.pkiDir, config.etcdUser).catch(() => undefined);
+  const notAfter = new Date(Date.now() + config.certLifetimeHours * 3_600_000).toISOString();
+  return { names, notAfter };
 }
 
 /** What a successful boot did; `dataDir` tells a later step whether this peer starts fresh or holds a member. */
@@ -126,6 +164,10 @@ export async function boot(config: AgentConfig, deps: BootDeps): Promise<BootRep
     { device: attached.device, mountPoint: config.dataDir, fsType: config.fsType, owner: config.etcdUser, label: volumeLabel(config.peerIndex) },
     log,
   );
+  if (config.tls) {
+    if (!deps.caStore) throw new AgentRefusal('TLS is on but no CA store was given; etcd would start without certificates');
+    await step(log, 'issue-certificates', () => writePeerCertificates(config, deps.caStore!), (issued) => ({ ...issued, pkiDir: config.pkiDir }));
+  }
   await step(
     log,
     'write-etcd-config',

@@ -9,8 +9,10 @@ import { readFileSync } from 'fs';
 import { promises as dns } from 'dns';
 import { jsonLogger } from '../runtime/log';
 import { AwsVolumeProvider } from './aws';
-import { boot, prepareVolume } from './boot';
-import { parseAgentConfig } from './config';
+import { boot, prepareVolume, writePeerCertificates } from './boot';
+import { DirectoryCaStore, SecretsManagerCaStore } from './ca-store';
+import { AgentConfig, parseAgentConfig } from './config';
+import { CaStore, createCa, issueCertificate } from './pki';
 import { LocalVolumeProvider } from './local';
 
 const USAGE = `usage:
@@ -18,7 +20,11 @@ const USAGE = `usage:
       attach this peer's volume, format it only if it has no signature, mount it,
       write etcd's configuration, wait for the peer's name to resolve here
   node-agent prepare-volume --device DEV --mount-point DIR [--fs-type ext4|xfs] [--owner USER] [--label LABEL]
-      probe DEV, create a filesystem only if it has no signature at all, mount it at DIR`;
+      probe DEV, create a filesystem only if it has no signature at all, mount it at DIR
+  node-agent renew-certificates --config FILE
+      issue this peer's certificate again from the cluster CA (a daily timer runs this)
+  node-agent issue-client-cert --config FILE --name NAME --out DIR [--hours 720]
+      issue a client certificate (e.g. for kube-apiserver) from the cluster CA into DIR`;
 
 class UsageError extends Error {}
 
@@ -34,6 +40,22 @@ export function parseFlags(args: string[], allowed: string[]): Record<string, st
   return flags;
 }
 
+function readConfig(file: string | undefined): AgentConfig {
+  if (!file) throw new UsageError('--config FILE is required');
+  let raw: unknown;
+  try {
+    raw = JSON.parse(readFileSync(file, 'utf8'));
+  } catch (error) {
+    throw new UsageError(`cannot read config ${file}: ${(error as Error).message}`);
+  }
+  return parseAgentConfig(raw, file);
+}
+
+function caStoreFor(config: AgentConfig): CaStore | undefined {
+  if (!config.tls) return undefined;
+  return config.mode === 'aws' ? new SecretsManagerCaStore(config.ca!.secretId!) : new DirectoryCaStore(config.ca!.dir!);
+}
+
 /** Runs the CLI; returns the exit code. */
 export async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
@@ -42,13 +64,7 @@ export async function main(argv: string[]): Promise<number> {
     if (command === 'boot') {
       const flags = parseFlags(rest, ['config']);
       if (!flags.config) throw new UsageError('boot needs --config FILE');
-      let raw: unknown;
-      try {
-        raw = JSON.parse(readFileSync(flags.config, 'utf8'));
-      } catch (error) {
-        throw new UsageError(`cannot read config ${flags.config}: ${(error as Error).message}`);
-      }
-      const config = parseAgentConfig(raw, flags.config);
+      const config = readConfig(flags.config);
       const volumes = config.mode === 'aws' ? new AwsVolumeProvider(config) : new LocalVolumeProvider(config);
       let resolver: { resolve4(name: string): Promise<string[]> } = dns;
       if (config.local?.dnsServers?.length) {
@@ -56,7 +72,32 @@ export async function main(argv: string[]): Promise<number> {
         custom.setServers(config.local.dnsServers);
         resolver = custom;
       }
-      await boot(config, { volumes, resolver, log, listenAddress: config.mode === 'local' ? config.local!.ipAddress : '0.0.0.0' });
+      await boot(config, { volumes, resolver, log, caStore: caStoreFor(config), listenAddress: config.mode === 'local' ? config.local!.ipAddress : '0.0.0.0' });
+      return 0;
+    }
+    if (command === 'renew-certificates') {
+      const config = readConfig(parseFlags(rest, ['config']).config);
+      const store = caStoreFor(config);
+      if (!store) throw new UsageError('TLS is off in this config: there is nothing to renew');
+      log.info('certificates renewed', { ...(await writePeerCertificates(config, store)) });
+      return 0;
+    }
+    if (command === 'issue-client-cert') {
+      const flags = parseFlags(rest, ['config', 'name', 'out', 'hours']);
+      const config = readConfig(flags.config);
+      const store = caStoreFor(config);
+      if (!store) throw new UsageError('TLS is off in this config: clients need no certificate');
+      if (!flags.name || !/^[A-Za-z0-9._-]{1,64}$/.test(flags.name)) throw new UsageError('--name must be 1 to 64 letters, digits, dots, dashes or underscores');
+      if (!flags.out) throw new UsageError('--out DIR is required');
+      const hours = Number(flags.hours ?? 720);
+      const ca = await store.getOrCreate(() => createCa(`${config.clusterName} etcd CA`));
+      const cert = await issueCertificate(ca, { commonName: flags.name, dnsNames: [], lifetimeHours: hours, usage: 'client' });
+      const { mkdirSync, writeFileSync } = await import('fs');
+      mkdirSync(flags.out, { recursive: true });
+      writeFileSync(`${flags.out}/ca.crt`, ca.certPem);
+      writeFileSync(`${flags.out}/${flags.name}.crt`, cert.certPem);
+      writeFileSync(`${flags.out}/${flags.name}.key`, cert.keyPem, { mode: 0o600 });
+      log.info('client certificate issued', { name: flags.name, out: flags.out, hours });
       return 0;
     }
     if (command === 'prepare-volume') {

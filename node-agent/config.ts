@@ -36,8 +36,12 @@ export interface AgentConfig {
   readonly etcdUser: string;
   /** Where the agent writes etcd's configuration file. */
   readonly etcdConfigFile: string;
-  /** With TLS: directory holding ca.crt, peer.crt/key and server.crt/key. */
+  /** With TLS: directory the agent writes ca.crt, peer.crt/key and server.crt/key into. */
   readonly pkiDir: string;
+  /** With TLS: where the cluster CA lives (a Secrets Manager secret on AWS, a directory locally). */
+  readonly ca?: { readonly secretId?: string; readonly dir?: string };
+  /** Lifetime of the certificates issued at each boot and renewal. */
+  readonly certLifetimeHours: number;
   /** Shared by all peers of one cluster; guards against joining a foreign cluster. */
   readonly clusterToken: string;
   readonly deadlines: AgentDeadlines;
@@ -96,13 +100,23 @@ export function parseAgentConfig(raw: unknown, source = 'config'): AgentConfig {
     const dnsServers = Array.isArray(l.dnsServers) ? l.dnsServers.map(String) : undefined;
     local = { volumeFile: l.volumeFile, ipAddress: l.ipAddress, instanceId: typeof l.instanceId === 'string' ? l.instanceId : undefined, dnsServers };
   }
+  const tls = c.tls === true;
+  const caRaw = c.ca as { secretId?: unknown; dir?: unknown } | undefined;
+  const ca = caRaw ? { secretId: typeof caRaw.secretId === 'string' ? caRaw.secretId : undefined, dir: typeof caRaw.dir === 'string' ? caRaw.dir : undefined } : undefined;
+  if (tls && !(mode === 'aws' ? ca?.secretId : ca?.dir)) {
+    throw new Error(`${source}: TLS needs the cluster CA's location: "ca": { ${mode === 'aws' ? '"secretId": SECRET_ARN' : '"dir": PATH'} }`);
+  }
+  const certLifetimeHours = (c.certLifetimeHours as number | undefined) ?? 720;
+  if (typeof certLifetimeHours !== 'number' || !(certLifetimeHours >= 2)) throw new Error(`${source}: "certLifetimeHours" must be at least 2`);
   return {
     mode,
     clusterName: str('clusterName'),
     domain: normalizeDomain(str('domain')),
     peerIndex,
     peerCount,
-    tls: c.tls === true,
+    tls,
+    ca,
+    certLifetimeHours,
     dataDir,
     fsType,
     etcdUser: (c.etcdUser as string | undefined) ?? 'etcd',

@@ -26,7 +26,8 @@ import { readMountTable, run, runChecked } from '../node-agent/system';
 import { DnsmasqServer } from './dns';
 import { EtcdHttpClient, Endpoint } from './etcd-client';
 import { createHost, createZone, destroyHost, enableForwarding, healZone, Host, partitionZone, PREFIX, removeLeftoverNetwork, restoreForwarding, Zone, zoneAt } from './net';
-import { LocalCa } from './pki';
+import { DirectoryCaStore } from '../node-agent/ca-store';
+import { CertificateMaterial, createCa, issueCertificate } from '../node-agent/pki';
 
 /** Options of {@link LocalCluster}. */
 export interface LocalClusterOptions {
@@ -102,7 +103,8 @@ export class LocalCluster {
   /** The clients' host (etcdctl, SRV discovery), in its own zone. */
   clientHost?: Host;
 
-  private readonly ca: LocalCa;
+  private readonly caStore: DirectoryCaStore;
+  private ca?: CertificateMaterial;
   private readonly log: Logger;
   private nextInstance = 1;
   private readonly nextHostOctet = new Map<number, number>();
@@ -116,7 +118,7 @@ export class LocalCluster {
     this.clusterName = options.clusterName ?? 'sim';
     this.domain = options.domain ?? 'sim.etcd.test';
     this.zones = Array.from({ length: options.zones }, (_, z) => zoneAt(z));
-    this.ca = new LocalCa(join(options.dir, 'pki'));
+    this.caStore = new DirectoryCaStore(join(options.dir, 'ca'));
     this.log = jsonLogger({ component: 'local-cluster' }, () => undefined);
     this.updaterSettings = { clusterName: this.clusterName, domain: this.domain, peerCount: options.peers, hostedZoneId: 'local', recordTtl: 1 };
   }
@@ -131,18 +133,25 @@ export class LocalCluster {
     await this.cleanLeftovers();
     await writeRunRegistry([this.options.dir]);
     await fs.mkdir(this.options.dir, { recursive: true });
+    // A fresh run starts from fresh instances, volumes and CA; a reused directory must not mix runs.
+    for (const sub of ['instances', 'volumes', 'ca', 'client']) await fs.rm(join(this.options.dir, sub), { recursive: true, force: true });
     await fs.mkdir(join(this.options.dir, 'volumes'), { recursive: true });
     await fs.mkdir(join(this.options.dir, 'instances'), { recursive: true });
     await enableForwarding();
     for (const zone of [...this.zones, this.clientZone]) await createZone(zone);
 
-    await this.ca.create(`${this.clusterName}-local-ca`);
+    // The same CA store and issuing code as the agents: whoever comes first creates the CA, the rest read it.
+    this.ca = await this.caStore.getOrCreate(() => createCa(`${this.clusterName} etcd CA`));
     for (const i of peerIndices(this.options.peers)) {
-      await this.ca.issue(`peer-${i}`, peerFqdn(this.domain, i), [peerFqdn(this.domain, i), this.domain]);
       await runChecked('truncate', ['-s', `${this.options.volumeMiB ?? 256}M`, this.volumeFile(i)]);
     }
-    const clientCert = await this.ca.issue('client', `${this.clusterName}-load-generator`, []);
-    this.client = new EtcdHttpClient({ ca: this.ca.cert, ...clientCert });
+    const clientDir = join(this.options.dir, 'client');
+    await fs.mkdir(clientDir, { recursive: true });
+    const clientCert = await issueCertificate(this.ca, { commonName: `${this.clusterName}-load-generator`, dnsNames: [], lifetimeHours: 24, usage: 'client' });
+    await fs.writeFile(join(clientDir, 'ca.crt'), this.ca.certPem);
+    await fs.writeFile(join(clientDir, 'client.crt'), clientCert.certPem);
+    await fs.writeFile(join(clientDir, 'client.key'), clientCert.keyPem, { mode: 0o600 });
+    this.client = new EtcdHttpClient({ ca: join(clientDir, 'ca.crt'), cert: join(clientDir, 'client.crt'), key: join(clientDir, 'client.key') });
 
     // etcd 3.4 completes SRV discovery only through the -ssl names, so the local cluster runs TLS.
     const names = srvNames(this.domain, true);
@@ -205,13 +214,7 @@ export class LocalCluster {
       },
     });
 
-    await fs.mkdir(join(dir, 'pki'), { recursive: true });
-    const pki = join(this.options.dir, 'pki');
-    await fs.copyFile(this.ca.cert, join(dir, 'pki', 'ca.crt'));
-    for (const kind of ['peer', 'server']) {
-      await fs.copyFile(join(pki, `peer-${peerIndex}.crt`), join(dir, 'pki', `${kind}.crt`));
-      await fs.copyFile(join(pki, `peer-${peerIndex}.key`), join(dir, 'pki', `${kind}.key`));
-    }
+    await fs.mkdir(dir, { recursive: true });
     const config: AgentConfig = {
       mode: 'local',
       clusterName: this.clusterName,
@@ -226,6 +229,9 @@ export class LocalCluster {
       pkiDir: join(dir, 'pki'),
       clusterToken: `${this.clusterName}-etcd`,
       deadlines: { attachSeconds: 120, forceDetachGraceSeconds: 60, deviceSeconds: 10, dnsSeconds: 60 },
+      // The agent issues this peer's certificate from the cluster CA at every boot.
+      ca: { dir: join(this.options.dir, 'ca') },
+      certLifetimeHours: 24,
       local: { volumeFile: this.volumeFile(peerIndex), ipAddress: host.ip, instanceId: id, dnsServers: [zone.gateway] },
     };
     await fs.writeFile(join(dir, 'agent.json'), JSON.stringify(config, null, 2));
@@ -398,10 +404,10 @@ export class LocalCluster {
 
   /** Member list (name → member id), by `etcdctl --discovery-srv` from the clients' namespace. */
   async members(): Promise<Map<string, string>> {
-    const pki = join(this.options.dir, 'pki');
+    const client = join(this.options.dir, 'client');
     const r = await run('ip', [
       'netns', 'exec', this.clientHost!.namespace, 'etcdctl', '--discovery-srv', this.domain,
-      '--cacert', this.ca.cert, '--cert', join(pki, 'client.crt'), '--key', join(pki, 'client.key'),
+      '--cacert', join(client, 'ca.crt'), '--cert', join(client, 'client.crt'), '--key', join(client, 'client.key'),
       '--command-timeout', '5s', '-w', 'simple', 'member', 'list',
     ], 20_000);
     if (r.code !== 0) throw new Error(`etcdctl member list failed: ${(r.stderr || r.stdout).trim().split('\n').pop()}`);

@@ -52,12 +52,16 @@ describe('default cluster: 9 peers over 3 zones', () => {
     }
   });
 
-  test('SRV records list exactly the 9 peer FQDNs with the right ports', () => {
+  test('SRV records list exactly the 9 peer FQDNs with the right ports; with TLS (the default) only the -ssl names', () => {
     const records = Object.values(stack.resources('aws_route53_record'));
     const srv = (name: string) => records.find((r) => r.type === 'SRV' && r.name === name)!;
+    expect(records.filter((r) => r.type === 'SRV').map((r) => r.name).sort()).toEqual([
+      '_etcd-client-ssl._tcp.test.etcd.internal',
+      '_etcd-server-ssl._tcp.test.etcd.internal',
+    ]);
     const fqdns = Array.from({ length: 9 }, (_, i) => `${peerFqdn('test.etcd.internal', i)}.`);
-    const server = srv('_etcd-server._tcp.test.etcd.internal');
-    const client = srv('_etcd-client._tcp.test.etcd.internal');
+    const server = srv('_etcd-server-ssl._tcp.test.etcd.internal');
+    const client = srv('_etcd-client-ssl._tcp.test.etcd.internal');
     expect(server.records.map((v: string) => v.split(' '))).toEqual(fqdns.map((f) => ['0', '0', '2380', f]));
     expect(client.records.map((v: string) => v.split(' '))).toEqual(fqdns.map((f) => ['0', '0', '2379', f]));
     expect(server.ttl).toBeLessThanOrEqual(60);
@@ -183,12 +187,14 @@ describe('default cluster: 9 peers over 3 zones', () => {
         'etcd_client_endpoints',
         'etcd_domain',
         'etcd_hosted_zone_id',
+        'etcd_ca_secret_arn',
+        'etcd_kms_key_arn',
         'etcd_peer_names',
         'etcd_srv_names',
         'etcd_volume_ids',
       ].sort(),
     );
-    expect(stack.json.output.etcd_client_endpoints.value[8]).toBe('http://peer-8.test.etcd.internal:2379');
+    expect(stack.json.output.etcd_client_endpoints.value[8]).toBe('https://peer-8.test.etcd.internal:2379');
   });
 
   test('default image: Amazon Linux 2023 for the architecture from its public SSM parameter', () => {
@@ -198,6 +204,14 @@ describe('default cluster: 9 peers over 3 zones', () => {
 });
 
 describe('other sizes and networks', () => {
+  test('tls: false publishes the plain SRV names and no CA secret', () => {
+    const stack = synthCluster({ size: 3, tls: false });
+    const srv = Object.values(stack.resources('aws_route53_record')).filter((r) => r.type === 'SRV').map((r) => r.name).sort();
+    expect(srv).toEqual(['_etcd-client._tcp.test.etcd.internal', '_etcd-server._tcp.test.etcd.internal']);
+    expect(stack.resources('aws_secretsmanager_secret')).toEqual({});
+    expect(stack.json.output.etcd_client_endpoints.value[0]).toBe('http://peer-0.test.etcd.internal:2379');
+  });
+
   test('5 peers over 5 zones', () => {
     const zones = ['eu-west-1a', 'eu-west-1b', 'eu-west-1c', 'eu-west-1d', 'eu-west-1e'];
     checkTopology(synthCluster({ size: 5, zones }), 5, zones);

@@ -16,6 +16,7 @@ const input = {
         pkiDir: '/etc/etcd/pki',
     clusterToken: 'prod-etcd',
     deadlines: DEFAULT_DEADLINES,
+    certLifetimeHours: 720,
   },
   agentBucket: 'bucket',
   agentKey: 'node-agent/abc.js',

@@ -19,6 +19,8 @@ describe('agent configuration', () => {
     [{ ...valid, mode: 'local' }, 'local mode needs "local": { "volumeFile": PATH, "ipAddress": IP }'],
     [{ ...valid, deadlines: { dnsSeconds: 0 } }, '"deadlines.dnsSeconds" must be a positive number of seconds'],
     [null, 'expected a JSON object'],
+    [{ ...valid, tls: true }, 'TLS needs the cluster CA\'s location: "ca": { "secretId": SECRET_ARN }'],
+    [{ ...valid, mode: 'local', tls: true, local: { volumeFile: '/v', ipAddress: '10.0.0.1' } }, 'TLS needs the cluster CA\'s location: "ca": { "dir": PATH }'],
   ])('%j is refused', (raw, message) => {
     expect(() => parseAgentConfig(raw, 'config.json')).toThrow(message);
   });
@@ -37,7 +39,7 @@ describe('etcd configuration', () => {
   });
 
   test('TLS: https URLs and client certificate auth on both ports', () => {
-    const yaml = renderEtcdConfig(parseAgentConfig({ ...valid, tls: true, pkiDir: '/pki' }));
+    const yaml = renderEtcdConfig(parseAgentConfig({ ...valid, tls: true, pkiDir: '/pki', ca: { secretId: 'arn:aws:secretsmanager:us-east-1:123456789012:secret:prod/etcd/cluster-ca' } }));
     expect(yaml).toContain('initial-advertise-peer-urls: https://peer-4.prod.etcd.internal:2380\n');
     expect(yaml).toContain('peer-transport-security:\n  cert-file: /pki/peer.crt\n  key-file: /pki/peer.key\n  trusted-ca-file: /pki/ca.crt\n  client-cert-auth: true\n');
     expect(yaml).toContain('client-transport-security:\n  cert-file: /pki/server.crt\n');
