@@ -123,6 +123,9 @@ export class EtcdDnsUpdater extends Construct {
             Action: ['autoscaling:CompleteLifecycleAction'],
             Resource: `arn:${partition}:autoscaling:*:*:autoScalingGroup:*:autoScalingGroupName/${autoScalingGroupNamePattern(props.clusterName)}`,
           },
+          ...(props.kmsKeyArn
+            ? [{ Sid: 'DecryptOwnEnvironment', Effect: 'Allow', Action: ['kms:Decrypt'], Resource: props.kmsKeyArn }]
+            : []),
           {
             Sid: 'OwnLogs',
             Effect: 'Allow',

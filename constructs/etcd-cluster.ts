@@ -173,6 +173,7 @@ export class EtcdCluster extends Construct {
       artifactBucketArn: this.artifacts.bucket.arn,
       kmsKeyArn,
       tls,
+      airGapped: this.network.airGapped,
     });
     this.dns = new EtcdDns(this, 'dns', {
       domain: this.domain,

@@ -39,7 +39,8 @@ export interface EtcdNetworkProps {
    * gateway per zone (so losing a zone never cuts the others off). Needed when
    * the etcd release is downloaded from the internet. Set to `false` for an
    * air-gapped cluster: interface endpoints for EC2 and Auto Scaling are then
-   * created instead, and the etcd release must come from a mirror in the VPC
+   * created instead (EC2, Auto Scaling, Secrets Manager), the peers' egress is
+   * limited to the VPC and S3, and the etcd release must come from a mirror in the VPC
    * (an `s3://` URL in the artifact bucket) or the image.
    * @default true
    */
@@ -58,6 +59,8 @@ export class EtcdNetwork extends Construct {
   public readonly subnetIds: string[];
   /** The created VPC's CIDR; `undefined` for an existing VPC. */
   public readonly cidrBlock?: string;
+  /** Without internet egress: the S3 gateway endpoint's prefix list, for egress rules limited to the VPC and S3. */
+  public readonly airGapped?: { readonly vpcCidr: string; readonly s3PrefixListId: string };
 
   constructor(scope: Construct, id: string, props: EtcdNetworkProps) {
     super(scope, id);
@@ -115,7 +118,7 @@ export class EtcdNetwork extends Construct {
     );
 
     const region = new DataAwsRegion(this, 'region');
-    new VpcEndpoint(this, 's3-endpoint', {
+    const s3Endpoint = new VpcEndpoint(this, 's3-endpoint', {
       vpcId: vpc.id,
       serviceName: `com.amazonaws.${region.region}.s3`,
       vpcEndpointType: 'Gateway',
@@ -160,7 +163,8 @@ export class EtcdNetwork extends Construct {
         ingress: [{ fromPort: 443, toPort: 443, protocol: 'tcp', cidrBlocks: [cidrBlock], description: 'HTTPS from the VPC' }],
         tags: tags('endpoints'),
       });
-      for (const service of ['ec2', 'autoscaling']) {
+      // EC2 and Auto Scaling for the volume, Secrets Manager for the cluster CA.
+      for (const service of ['ec2', 'autoscaling', 'secretsmanager']) {
         new VpcEndpoint(this, `${service}-endpoint`, {
           vpcId: vpc.id,
           serviceName: `com.amazonaws.${region.region}.${service}`,
@@ -171,6 +175,7 @@ export class EtcdNetwork extends Construct {
           tags: tags(service),
         });
       }
+      this.airGapped = { vpcCidr: cidrBlock, s3PrefixListId: s3Endpoint.prefixListId };
     }
   }
 

@@ -30,6 +30,11 @@ export interface EtcdSecurityProps {
   readonly kmsKeyArn: string;
   /** Create the CA secret and let the peers read it and write its first version. */
   readonly tls: boolean;
+  /**
+   * Limit egress to the VPC (interface endpoints, DNS) and S3 (agent, packages, etcd mirror).
+   * @default - HTTPS, HTTP and DNS to anywhere, through the NAT gateways
+   */
+  readonly airGapped?: { readonly vpcCidr: string; readonly s3PrefixListId: string };
 }
 
 /**
@@ -104,14 +109,6 @@ export class EtcdSecurity extends Construct {
           description: 'etcd clients from a client security group',
         }),
     );
-    new VpcSecurityGroupEgressRule(this, 'egress-https', {
-      securityGroupId: sg,
-      cidrIpv4: '0.0.0.0/0',
-      ipProtocol: 'tcp',
-      fromPort: 443,
-      toPort: 443,
-      description: 'AWS APIs, S3 and package repositories over HTTPS',
-    });
     new VpcSecurityGroupEgressRule(this, 'egress-peers', {
       securityGroupId: sg,
       referencedSecurityGroupId: sg,
@@ -120,22 +117,22 @@ export class EtcdSecurity extends Construct {
       toPort: ETCD_PEER_PORT,
       description: 'etcd peer and client traffic to the other peers',
     });
-    new VpcSecurityGroupEgressRule(this, 'egress-dns', {
-      securityGroupId: sg,
-      cidrIpv4: '0.0.0.0/0',
-      ipProtocol: 'udp',
-      fromPort: 53,
-      toPort: 53,
-      description: 'DNS (the VPC resolver)',
-    });
-    new VpcSecurityGroupEgressRule(this, 'egress-http', {
-      securityGroupId: sg,
-      cidrIpv4: '0.0.0.0/0',
-      ipProtocol: 'tcp',
-      fromPort: 80,
-      toPort: 80,
-      description: 'Amazon Linux package mirrors answer on HTTP behind the S3 endpoint',
-    });
+    const gapped = props.airGapped;
+    // Air-gapped: AWS APIs through interface endpoints in the VPC, files from S3 through its gateway; nothing else leaves.
+    const outbound: [string, number, 'tcp' | 'udp', { cidrIpv4?: string; prefixListId?: string }, string][] = gapped
+      ? [
+          ['egress-https-vpc', 443, 'tcp', { cidrIpv4: gapped.vpcCidr }, 'AWS APIs through the interface endpoints'],
+          ['egress-https-s3', 443, 'tcp', { prefixListId: gapped.s3PrefixListId }, 'S3 through the gateway endpoint (agent, packages, etcd mirror)'],
+          ['egress-dns', 53, 'udp', { cidrIpv4: gapped.vpcCidr }, 'DNS (the VPC resolver)'],
+        ]
+      : [
+          ['egress-https', 443, 'tcp', { cidrIpv4: '0.0.0.0/0' }, 'AWS APIs, S3 and package repositories over HTTPS'],
+          ['egress-http', 80, 'tcp', { cidrIpv4: '0.0.0.0/0' }, 'Amazon Linux package mirrors answer on HTTP'],
+          ['egress-dns', 53, 'udp', { cidrIpv4: '0.0.0.0/0' }, 'DNS (the VPC resolver)'],
+        ];
+    for (const [ruleId, port, protocol, target, description] of outbound) {
+      new VpcSecurityGroupEgressRule(this, ruleId, { securityGroupId: sg, ipProtocol: protocol, fromPort: port, toPort: port, description, ...target });
+    }
 
     const partition = new DataAwsPartition(this, 'partition');
     const p = partition.partition;

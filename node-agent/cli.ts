@@ -12,7 +12,7 @@ import { AwsVolumeProvider } from './aws';
 import { boot, prepareVolume, writePeerCertificates } from './boot';
 import { DirectoryCaStore, SecretsManagerCaStore } from './ca-store';
 import { AgentConfig, parseAgentConfig } from './config';
-import { CaStore, createCa, issueCertificate } from './pki';
+import { CaStore, issueCertificate } from './pki';
 import { LocalVolumeProvider } from './local';
 
 const USAGE = `usage:
@@ -23,8 +23,9 @@ const USAGE = `usage:
       probe DEV, create a filesystem only if it has no signature at all, mount it at DIR
   node-agent renew-certificates --config FILE
       issue this peer's certificate again from the cluster CA (a daily timer runs this)
-  node-agent issue-client-cert --config FILE --name NAME --out DIR [--hours 720]
-      issue a client certificate (e.g. for kube-apiserver) from the cluster CA into DIR`;
+  node-agent issue-client-cert (--ca-secret ARN | --ca-dir DIR | --config FILE) --name NAME --out DIR [--hours 720]
+      issue a client certificate (e.g. for kube-apiserver) from the cluster CA into DIR;
+      --ca-secret is the stack's ca_secret_arn output (needs secretsmanager:GetSecretValue on it)`;
 
 class UsageError extends Error {}
 
@@ -83,14 +84,25 @@ export async function main(argv: string[]): Promise<number> {
       return 0;
     }
     if (command === 'issue-client-cert') {
-      const flags = parseFlags(rest, ['config', 'name', 'out', 'hours']);
-      const config = readConfig(flags.config);
-      const store = caStoreFor(config);
-      if (!store) throw new UsageError('TLS is off in this config: clients need no certificate');
+      const flags = parseFlags(rest, ['config', 'ca-secret', 'ca-dir', 'name', 'out', 'hours']);
+      let store: CaStore | undefined;
+      let clusterName = 'etcd';
+      if (flags['ca-secret']) store = new SecretsManagerCaStore(flags['ca-secret']);
+      else if (flags['ca-dir']) store = new DirectoryCaStore(flags['ca-dir']);
+      else {
+        const config = readConfig(flags.config);
+        clusterName = config.clusterName;
+        store = caStoreFor(config);
+        if (!store) throw new UsageError('TLS is off in this config: clients need no certificate');
+      }
       if (!flags.name || !/^[A-Za-z0-9._-]{1,64}$/.test(flags.name)) throw new UsageError('--name must be 1 to 64 letters, digits, dots, dashes or underscores');
       if (!flags.out) throw new UsageError('--out DIR is required');
       const hours = Number(flags.hours ?? 720);
-      const ca = await store.getOrCreate(() => createCa(`${config.clusterName} etcd CA`));
+      if (!Number.isInteger(hours) || hours < 1 || hours > 8760) throw new UsageError('--hours must be a whole number from 1 to 8760');
+      // A client never creates the CA: only a booting peer may.
+      const ca = await store.getOrCreate(async () => {
+        throw new Error(`the cluster CA does not exist yet; it is created when the first ${clusterName} peer boots`);
+      });
       const cert = await issueCertificate(ca, { commonName: flags.name, dnsNames: [], lifetimeHours: hours, usage: 'client' });
       const { mkdirSync, writeFileSync } = await import('fs');
       mkdirSync(flags.out, { recursive: true });

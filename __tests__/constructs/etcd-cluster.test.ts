@@ -232,12 +232,17 @@ describe('other sizes and networks', () => {
     expect(Object.values(stack.resources('aws_route53_zone'))[0].vpc).toEqual([{ vpc_id: 'vpc-123' }]);
   });
 
-  test('air-gapped VPC: no internet gateway, interface endpoints for EC2 and Auto Scaling', () => {
+  test('air-gapped VPC: no internet gateway, interface endpoints, egress only to the VPC and S3', () => {
     const stack = synthCluster({ network: { internetEgress: false } });
     expect(stack.resources('aws_internet_gateway')).toEqual({});
     expect(stack.resources('aws_nat_gateway')).toEqual({});
     const services = Object.values(stack.resources('aws_vpc_endpoint')).map((e) => e.service_name.split('.').pop());
-    expect(services.sort()).toEqual(['autoscaling', 'ec2', 's3']);
+    expect(services.sort()).toEqual(['autoscaling', 'ec2', 's3', 'secretsmanager']);
+    const egress = Object.values(stack.resources('aws_vpc_security_group_egress_rule'));
+    expect(egress.filter((r) => r.cidr_ipv4 === '0.0.0.0/0')).toEqual([]);
+    expect(egress.map((r) => r.cidr_ipv4 ?? r.prefix_list_id ?? r.referenced_security_group_id)).toEqual(
+      expect.arrayContaining(['10.40.0.0/16', expect.stringMatching(/^\$\{aws_vpc_endpoint\..+\.prefix_list_id\}$/)]),
+    );
   });
 
   test('volumes can be released on destroy when asked', () => {

@@ -20,8 +20,8 @@ export interface SynthesizedStack {
 
 export const DEFAULT_ZONES = ['us-east-1a', 'us-east-1b', 'us-east-1c'];
 
-/** Synthesizes an {@link EtcdStack} with `props` to disk and reads back its cdk.tf.json. */
-export function synthCluster(props: Partial<EtcdClusterProps> = {}): SynthesizedStack {
+/** Synthesizes an {@link EtcdStack} with `props` to disk and reads back its cdk.tf.json; `mutate` may break it on purpose. */
+export function synthCluster(props: Partial<EtcdClusterProps> = {}, mutate?: (stack: EtcdStack) => void): SynthesizedStack {
   const app = Testing.app() as App;
   const stack = new EtcdStack(app, 'etcd', {
     region: 'us-east-1',
@@ -29,6 +29,7 @@ export function synthCluster(props: Partial<EtcdClusterProps> = {}): Synthesized
     zones: DEFAULT_ZONES,
     ...props,
   } as EtcdClusterProps & { region: string });
+  mutate?.(stack);
   const outdir = Testing.fullSynth(stack);
   const json = JSON.parse(readFileSync(join(outdir, 'stacks', 'etcd', 'cdk.tf.json'), 'utf8'));
   return wrap(json);

@@ -83,6 +83,30 @@ describe('certificates issued by the agent (checked with OpenSSL through node:cr
   });
 });
 
+describe('node-agent issue-client-cert', () => {
+  test('issues a client certificate from an existing CA, and never creates one', async () => {
+    const { main } = await import('../../node-agent/cli');
+    const dir = mkdtempSync(join(tmpdir(), 'client-'));
+    const quiet = jest.spyOn(process.stdout, 'write').mockImplementation(() => true);
+    const quietErr = jest.spyOn(process.stderr, 'write').mockImplementation(() => true);
+    try {
+      expect(await main(['issue-client-cert', '--ca-dir', join(dir, 'ca'), '--name', 'kube-apiserver', '--out', join(dir, 'out')])).toBe(1);
+      const ca = await new DirectoryCaStore(join(dir, 'ca')).getOrCreate(() => createCa('prod'));
+      expect(await main(['issue-client-cert', '--ca-dir', join(dir, 'ca'), '--name', 'kube-apiserver', '--out', join(dir, 'out'), '--hours', '48'])).toBe(0);
+      const cert = new X509Certificate(readFileSync(join(dir, 'out', 'kube-apiserver.crt')));
+      expect(cert.subject).toBe('CN=kube-apiserver');
+      expect(cert.checkIssued(new X509Certificate(ca.certPem))).toBe(true);
+      expect(cert.keyUsage).toEqual(['1.3.6.1.5.5.7.3.2']);
+      expect(statSync(join(dir, 'out', 'kube-apiserver.key')).mode & 0o777).toBe(0o600);
+      expect(await main(['issue-client-cert', '--ca-dir', join(dir, 'ca'), '--name', 'bad name', '--out', join(dir, 'out')])).toBe(2);
+    } finally {
+      quiet.mockRestore();
+      quietErr.mockRestore();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
 describe('where the CA lives', () => {
   test('a directory: agents racing to create it all end up with one CA', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'ca-'));

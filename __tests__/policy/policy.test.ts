@@ -1,0 +1,85 @@
+/**
+ * Security policy over the synthesized stack: one rule per requirement, each
+ * shown to pass on the stack as built and to catch a stack broken on purpose.
+ */
+import { TerraformResource } from 'cdktf';
+import { IamRolePolicy } from '@cdktf/provider-aws/lib/iam-role-policy';
+import { VpcSecurityGroupIngressRule } from '@cdktf/provider-aws/lib/vpc-security-group-ingress-rule';
+import { EtcdStack } from '../../main';
+import { agentUnit } from '../../constructs/user-data';
+import { synthCluster, SynthesizedStack } from '../helpers/synth';
+import { decodeUserData, RULES } from './rules';
+
+const child = (scope: { node: { findChild(id: string): unknown } }, id: string) => scope.node.findChild(id) as TerraformResource;
+
+describe('security policy of the synthesized stack', () => {
+  let good: SynthesizedStack;
+  beforeAll(() => {
+    good = synthCluster({ size: 3 });
+  });
+
+  test.each(Object.keys(RULES))('%s holds for the stack as built', (rule) => {
+    expect(RULES[rule as keyof typeof RULES](good.json)).toEqual([]);
+  });
+
+  const broken: [keyof typeof RULES, string, (stack: EtcdStack) => void, RegExp][] = [
+    ['ebsEncryptedWithKms', 'an unencrypted volume', (s) => s.cluster.peers[1].volume.addOverride('encrypted', false), /aws_ebs_volume\.etcd_peer-1_volume_\w+ is not encrypted/],
+    ['ebsEncryptedWithKms', 'a volume on the default key', (s) => s.cluster.peers[0].volume.addOverride('kms_key_id', null), /has no customer-managed kms_key_id/],
+    ['imdsV2Required', 'IMDSv1 allowed', (s) => s.cluster.peers[2].launchTemplate.addOverride('metadata_options.http_tokens', 'optional'), /does not require IMDSv2 tokens/],
+    ['imdsV2Required', 'a hop limit of 2', (s) => s.cluster.peers[2].launchTemplate.addOverride('metadata_options.http_put_response_hop_limit', 2), /hop limit other than 1/],
+    [
+      'noPublicIps',
+      'a public IP on the peers',
+      (s) => s.cluster.peers[0].launchTemplate.addOverride('network_interfaces', [{ device_index: 0, associate_public_ip_address: 'true', security_groups: [s.cluster.security.peerSecurityGroup.id] }]),
+      /may associate a public IP/,
+    ],
+    [
+      'noWorldIngress',
+      'the client port opened to the world',
+      (s) =>
+        new VpcSecurityGroupIngressRule(s, 'oops', { securityGroupId: s.cluster.security.peerSecurityGroup.id, cidrIpv4: '0.0.0.0/0', ipProtocol: 'tcp', fromPort: 2379, toPort: 2379 }),
+      /aws_vpc_security_group_ingress_rule\.oops allows the world/,
+    ],
+    [
+      'noWildcardOnWrites',
+      'attach on any volume',
+      (s) =>
+        new IamRolePolicy(s, 'too-broad', {
+          role: s.cluster.security.instanceRole.id,
+          policy: JSON.stringify({ Version: '2012-10-17', Statement: [{ Effect: 'Allow', Action: ['ec2:AttachVolume', 'ec2:DescribeVolumes'], Resource: '*' }] }),
+        }),
+      /aws_iam_role_policy\.too-broad allows ec2:AttachVolume on "\*"/,
+    ],
+    ['bucketsPrivateAndTlsOnly', 'a public policy allowed', (s) => child(s.cluster.artifacts, 'public-access-block').addOverride('block_public_policy', false), /does not block all public access/],
+    [
+      'bucketsPrivateAndTlsOnly',
+      'no TLS-only statement',
+      (s) => child(s.cluster.artifacts, 'tls-only').addOverride('policy', JSON.stringify({ Version: '2012-10-17', Statement: [] })),
+      /does not deny requests without TLS/,
+    ],
+    ['logGroupsRetainedAndEncrypted', 'logs kept forever', (s) => child(s.cluster.dnsUpdater, 'logs').addOverride('retention_in_days', 0), /keeps logs forever/],
+    ['logGroupsRetainedAndEncrypted', 'logs on the default key', (s) => child(s.cluster.dnsUpdater, 'logs').addOverride('kms_key_id', null), /not encrypted with a customer-managed key/],
+  ];
+
+  test.each(broken)('%s catches %s', (rule, _what, breakIt, message) => {
+    const stack = synthCluster({ size: 3 }, breakIt);
+    const violations = RULES[rule](stack.json);
+    expect(violations).toEqual(expect.arrayContaining([expect.stringMatching(message)]));
+  });
+
+  test('etcdTlsConfigured catches a cluster built with tls: false', () => {
+    const violations = RULES.etcdTlsConfigured(synthCluster({ size: 3, tls: false }).json);
+    expect(violations).toHaveLength(3 * 2);
+    expect(violations[0]).toMatch(/etcd does not require client certificates on both ports|etcd serves plain http/);
+  });
+
+  test('the user data Terraform receives decodes to exactly the script the construct wrote', () => {
+    const lt = good.byPath('aws_launch_template', 'peer-1/launch-template');
+    const script = decodeUserData(lt.user_data);
+    expect(script).toContain(agentUnit().trimEnd());
+    expect(script).toContain(`(cd "$WORK" && awk -v f="$TARBALL" '$2 == f' SHA256SUMS | sha256sum -c -)`);
+    expect(script).toMatch(/aws s3 cp "s3:\/\/<ref:aws_s3_bucket\.[\w-]+\.bucket>\/<ref:aws_s3_object\.[\w-]+\.key>" /);
+    expect(script).toMatch(/"secretId": "<ref:aws_secretsmanager_secret\.[\w-]+\.arn>"/);
+    expect(script).toContain('"peerIndex": 1,');
+  });
+});
