@@ -3,6 +3,7 @@ export * from './etcd-cluster';
 export * from './network';
 export * from './dns';
 export * from './dns-updater';
+export * from './encryption';
 export * from './peer';
 export * from './security';
 export * from './artifacts';

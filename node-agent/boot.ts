@@ -136,7 +136,8 @@ export async function writePeerCertificates(config: AgentConfig, caStore: CaStor
     await write(`${kind}.key`, leaf.keyPem, 0o600);
     await write(`${kind}.crt`, leaf.certPem, 0o644);
   }
-  if (config.etcdUser !== 'root') await ownDataDir(config.pkiDir, config.etcdUser).catch(() => undefined);
+  // etcd runs as its own user and must read its key: a failed chown fails the boot rather than etcd later.
+  if (config.etcdUser !== 'root') await ownDataDir(config.pkiDir, config.etcdUser);
   const notAfter = new Date(Date.now() + config.certLifetimeHours * 3_600_000).toISOString();
   return { names, notAfter };
 }

@@ -10,7 +10,7 @@ import { DirectoryCaStore, SecretsManagerCaStore } from '../../node-agent/ca-sto
 import { parseAgentConfig } from '../../node-agent/config';
 import { createCa, issueCertificate, validateCa } from '../../node-agent/pki';
 
-const hasOpenssl = spawnSync('openssl', ['version']).status === 0;
+const hasOpenssl = spawnSync('openssl', ['version']).status === 0 || process.env.CI === 'true';
 
 describe('certificates issued by the agent (checked with OpenSSL through node:crypto)', () => {
   let dir: string;
