@@ -10,6 +10,8 @@ import type { Logger } from '../runtime/log';
 import type { AgentConfig } from './config';
 import { classifyDataDir, DataDirState, decideFilesystem, decideMount } from './decisions';
 import { renderEtcdConfig } from './etcd-config';
+import type { MembershipPort } from './etcdctl';
+import { decideStart, StartPlan } from './membership';
 import { CaStore, createCa, issueCertificate, validateCa } from './pki';
 import type { NameResolver, VolumeProvider } from './ports';
 import { createFilesystem, deviceNumberOf, mountDevice, ownDataDir, probeDevice, readMountTable } from './system';
@@ -104,6 +106,8 @@ export interface BootDeps {
   readonly listenAddress?: string;
   /** Where the cluster CA lives; required with TLS. */
   readonly caStore?: CaStore;
+  /** The live cluster's membership; asked only when the volume is fresh. */
+  readonly membership?: MembershipPort;
 }
 
 /** What {@link writePeerCertificates} issued. */
@@ -169,13 +173,14 @@ export async function boot(config: AgentConfig, deps: BootDeps): Promise<BootRep
     if (!deps.caStore) throw new AgentRefusal('TLS is on but no CA store was given; etcd would start without certificates');
     await step(log, 'issue-certificates', () => writePeerCertificates(config, deps.caStore!), (issued) => ({ ...issued, pkiDir: config.pkiDir }));
   }
+  const joining = await step(log, 'decide-start', () => planStart(config, prepared.dataDir, deps.membership, log), (j) => ({ dataDir: prepared.dataDir, joining: j }));
   await step(
     log,
     'write-etcd-config',
     async () => {
       await fs.mkdir(dirname(config.etcdConfigFile), { recursive: true });
       const temporary = `${config.etcdConfigFile}.tmp`;
-      await fs.writeFile(temporary, renderEtcdConfig(config, deps.listenAddress ?? '0.0.0.0'), { mode: 0o644 });
+      await fs.writeFile(temporary, renderEtcdConfig(config, deps.listenAddress ?? '0.0.0.0', joining), { mode: 0o644 });
       await fs.rename(temporary, config.etcdConfigFile);
     },
     () => ({ file: config.etcdConfigFile, dataDir: prepared.dataDir, formatted: prepared.formatted }),
@@ -193,6 +198,33 @@ export async function boot(config: AgentConfig, deps: BootDeps): Promise<BootRep
   };
   log.info('ready: etcd may start', { ...report });
   return report;
+}
+
+/**
+ * Decides how etcd starts and carries out any membership change first.
+ * Returns the initial cluster to join with, or `undefined` for a normal start.
+ */
+export async function planStart(config: AgentConfig, dataDir: DataDirState, membership: MembershipPort | undefined, log: Logger): Promise<{ initialCluster: string } | undefined> {
+  if (dataDir === 'member') return undefined;
+  const self = { name: peerName(config.peerIndex), peerUrl: `${config.tls ? 'https' : 'http'}://${peerFqdn(config.domain, config.peerIndex)}:2380`, clusterToken: config.clusterToken };
+  const view = membership ? await membership.view() : ({ kind: 'no-answer' } as const);
+  const plan: StartPlan = decideStart(dataDir, view, self);
+  log.info('start decision', { dataDir, cluster: view.kind === 'answered' ? { healthy: view.healthy, members: view.members.length } : 'no answer', ...plan });
+  switch (plan.action) {
+    case 'start-existing-data':
+    case 'bootstrap':
+      return undefined;
+    case 'refuse':
+      throw new AgentRefusal(plan.reason);
+    case 'start-added':
+      return { initialCluster: plan.initialCluster };
+    case 'rejoin':
+      if (plan.removeMemberId) {
+        await membership!.remove(plan.removeMemberId);
+        log.warn('removed the stale member of this peer', { memberId: plan.removeMemberId, peer: self.name });
+      }
+      return { initialCluster: await membership!.add(self.name, self.peerUrl) };
+  }
 }
 
 /**

@@ -12,6 +12,7 @@ import { AwsVolumeProvider } from './aws';
 import { boot, prepareVolume, writePeerCertificates } from './boot';
 import { DirectoryCaStore, SecretsManagerCaStore } from './ca-store';
 import { AgentConfig, parseAgentConfig } from './config';
+import { EtcdctlMembership } from './etcdctl';
 import { CaStore, issueCertificate } from './pki';
 import { LocalVolumeProvider } from './local';
 
@@ -73,7 +74,8 @@ export async function main(argv: string[]): Promise<number> {
         custom.setServers(config.local.dnsServers);
         resolver = custom;
       }
-      await boot(config, { volumes, resolver, log, caStore: caStoreFor(config), listenAddress: config.mode === 'local' ? config.local!.ipAddress : '0.0.0.0' });
+      const membership = new EtcdctlMembership(config, config.local?.netns ? ['ip', 'netns', 'exec', config.local.netns] : []);
+      await boot(config, { volumes, resolver, log, caStore: caStoreFor(config), membership, listenAddress: config.mode === 'local' ? config.local!.ipAddress : '0.0.0.0' });
       return 0;
     }
     if (command === 'renew-certificates') {

@@ -53,6 +53,8 @@ export interface AgentConfig {
     readonly instanceId?: string;
     /** DNS servers to resolve the peer's own name with; defaults to the system resolver. */
     readonly dnsServers?: string[];
+    /** Network namespace whose resolv.conf etcdctl must use (the local cluster). */
+    readonly netns?: string;
   };
 }
 
@@ -98,7 +100,13 @@ export function parseAgentConfig(raw: unknown, source = 'config'): AgentConfig {
       throw new Error(`${source}: local mode needs "local": { "volumeFile": PATH, "ipAddress": IP }`);
     }
     const dnsServers = Array.isArray(l.dnsServers) ? l.dnsServers.map(String) : undefined;
-    local = { volumeFile: l.volumeFile, ipAddress: l.ipAddress, instanceId: typeof l.instanceId === 'string' ? l.instanceId : undefined, dnsServers };
+    local = {
+      volumeFile: l.volumeFile,
+      ipAddress: l.ipAddress,
+      instanceId: typeof l.instanceId === 'string' ? l.instanceId : undefined,
+      dnsServers,
+      netns: typeof l.netns === 'string' ? l.netns : undefined,
+    };
   }
   const tls = c.tls === true;
   const caRaw = c.ca as { secretId?: unknown; dir?: unknown } | undefined;

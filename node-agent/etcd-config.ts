@@ -8,20 +8,21 @@ import type { AgentConfig } from './config';
  * changes. `initial-*` settings only matter on a fresh data dir; on a data dir
  * that holds a member, etcd reads the membership from its WAL.
  */
-export function renderEtcdConfig(c: AgentConfig, listenAddress = '0.0.0.0'): string {
+export function renderEtcdConfig(c: AgentConfig, listenAddress = '0.0.0.0', joining?: { initialCluster: string }): string {
   const scheme = c.tls ? 'https' : 'http';
   const fqdn = peerFqdn(c.domain, c.peerIndex);
   const lines = [
     `# Written by the etcd node agent for ${peerName(c.peerIndex)} of ${c.clusterName}; rewritten at every boot.`,
     `name: ${peerName(c.peerIndex)}`,
     `data-dir: ${c.dataDir}`,
-    `discovery-srv: ${c.domain}`,
+    // First formation: DNS discovery. Joining a live cluster: its current members, state existing.
+    ...(joining ? [`initial-cluster: ${joining.initialCluster}`] : [`discovery-srv: ${c.domain}`]),
     `initial-advertise-peer-urls: ${scheme}://${fqdn}:${ETCD_PEER_PORT}`,
     `advertise-client-urls: ${scheme}://${fqdn}:${ETCD_CLIENT_PORT}`,
     `listen-peer-urls: ${scheme}://${listenAddress}:${ETCD_PEER_PORT}`,
     `listen-client-urls: ${scheme}://${listenAddress}:${ETCD_CLIENT_PORT}`,
     `initial-cluster-token: ${c.clusterToken}`,
-    'initial-cluster-state: new',
+    `initial-cluster-state: ${joining ? 'existing' : 'new'}`,
     'strict-reconfig-check: true',
     // A restarted member must not depose a healthy leader with a higher term (etcd 3.4 defaults to off).
     'pre-vote: true',

@@ -232,7 +232,7 @@ export class LocalCluster {
       // The agent issues this peer's certificate from the cluster CA at every boot.
       ca: { dir: join(this.options.dir, 'ca') },
       certLifetimeHours: 24,
-      local: { volumeFile: this.volumeFile(peerIndex), ipAddress: host.ip, instanceId: id, dnsServers: [zone.gateway] },
+      local: { volumeFile: this.volumeFile(peerIndex), ipAddress: host.ip, instanceId: id, dnsServers: [zone.gateway], netns: host.namespace },
     };
     await fs.writeFile(join(dir, 'agent.json'), JSON.stringify(config, null, 2));
 
@@ -316,7 +316,10 @@ export class LocalCluster {
    * released (unmounted, loop device freed) after `releaseVolumeAfterMs`; then,
    * with autoHeal, the group launches a replacement.
    */
-  async terminate(instance: Instance, options: { reason: string; releaseVolumeAfterMs?: number; replace?: boolean } = { reason: 'terminated' }): Promise<void> {
+  async terminate(
+    instance: Instance,
+    options: { reason: string; releaseVolumeAfterMs?: number; replace?: boolean; loseVolume?: boolean } = { reason: 'terminated' },
+  ): Promise<void> {
     if (instance.state === 'terminated' || (instance.terminating && instance.state === 'shutting-down')) return;
     instance.terminating = true;
     instance.state = 'shutting-down';
@@ -330,6 +333,11 @@ export class LocalCluster {
     const release = async () => {
       if (options.releaseVolumeAfterMs) await new Promise((r) => setTimeout(r, options.releaseVolumeAfterMs));
       await this.releaseVolume(instance);
+      if (options.loseVolume) {
+        // The volume is gone; the replacement gets a new, empty one (as after restoring the stack's volume resource).
+        await fs.rm(this.volumeFile(instance.peerIndex), { force: true });
+        await runChecked('truncate', ['-s', `${this.options.volumeMiB ?? 256}M`, this.volumeFile(instance.peerIndex)]);
+      }
       await destroyHost(instance.host);
       instance.state = 'terminated';
       await this.invokeUpdater({

@@ -17,7 +17,7 @@ export function renderTable(results: ScenarioResult[]): string {
     ['failure to all healthy (s)', (r) => r.recoverySeconds.toFixed(2)],
     ['last etcd start to all healthy (s)', (r) => r.healthyAfterLastEtcdStartSeconds.toFixed(2)],
     ['agent time per peer, median (ms)', (r) => String(r.agentMsMedian)],
-    ['member ids unchanged', (r) => (r.memberIdsUnchanged ? 'yes' : 'NO')],
+    ['member ids changed', (r) => (r.memberIdsChanged.length ? r.memberIdsChanged.join(' ') : 'none')],
     ['reads that failed', (r) => String(r.readFailures)],
     ['bootstrap to all healthy (s)', (r) => r.bootstrapSeconds.toFixed(2)],
   ];

@@ -10,7 +10,7 @@ import { failureBudget } from '../constructs/topology';
 import { LocalCluster } from './cluster';
 import { discoverClientEndpoints, LoadEvent, LoadGenerator } from './load';
 
-export const SCENARIOS = ['zone-and-node', 'whole-cluster', 'rolling-replace', 'zone-partition', 'volume-still-attached'] as const;
+export const SCENARIOS = ['zone-and-node', 'whole-cluster', 'rolling-replace', 'zone-partition', 'volume-still-attached', 'volume-lost'] as const;
 export type ScenarioName = (typeof SCENARIOS)[number];
 
 /** Options of {@link runScenario}. */
@@ -42,6 +42,8 @@ export interface ScenarioResult {
   /** From the last replacement's etcd start to every peer healthy. */
   readonly healthyAfterLastEtcdStartSeconds: number;
   readonly memberIdsUnchanged: boolean;
+  /** Peers whose member id changed (expected only where a volume was lost). */
+  readonly memberIdsChanged: string[];
   readonly membersBefore: Record<string, string>;
   readonly membersAfter: Record<string, string>;
   readonly replacements: { peer: number; instanceId: string; ip: string }[];
@@ -120,6 +122,13 @@ export async function runScenario(name: ScenarioName, options: ScenarioOptions):
         await cluster.heal(1);
         recoveryFrom = Date.now();
         break;
+      case 'volume-lost': {
+        const victim = cluster.current(4)!;
+        mark('peer-4 dies with its volume');
+        progress(`kill peer-4 (${victim.id}) and lose its volume: the replacement gets an empty one and must rejoin as a new member`);
+        await cluster.terminate(victim, { reason: 'instance and volume lost', loseVolume: true });
+        break;
+      }
       case 'volume-still-attached': {
         const victim = cluster.current(2)!;
         mark('peer-2 dies, volume held 5 s');
@@ -143,8 +152,8 @@ export async function runScenario(name: ScenarioName, options: ScenarioOptions):
     await sampler;
     const { lost } = await load.verify();
     const membersAfter = await cluster.members();
-    const memberIdsUnchanged =
-      membersAfter.size === options.peers && [...membersBefore].every(([peer, id]) => membersAfter.get(peer) === id);
+    const memberIdsChanged = [...membersBefore].filter(([peer, id]) => membersAfter.get(peer) !== id).map(([peer]) => peer);
+    const memberIdsUnchanged = membersAfter.size === options.peers && memberIdsChanged.length === 0;
     const agentTimes = (replacementsList.length ? replacementsList : cluster.instances).map((i) => i.agentMs).filter((t): t is number => t !== undefined);
 
     const result: ScenarioResult = {
@@ -162,6 +171,7 @@ export async function runScenario(name: ScenarioName, options: ScenarioOptions):
       bootstrapSeconds: round(bootstrapSeconds),
       healthyAfterLastEtcdStartSeconds: round(Math.max(0, recoveredAt - lastEtcdStart) / 1000),
       memberIdsUnchanged,
+      memberIdsChanged,
       membersBefore: Object.fromEntries(membersBefore),
       membersAfter: Object.fromEntries(membersAfter),
       replacements: replacementsList.map((i) => ({ peer: i.peerIndex, instanceId: i.id, ip: i.host.ip })),

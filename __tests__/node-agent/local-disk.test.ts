@@ -145,6 +145,7 @@ describeWithRoot('node agent on real loop devices', loopDeviceUnavailability(['l
         'create-filesystem',
         'mount',
         'own-data-dir',
+        'decide-start',
         'write-etcd-config',
         'wait-for-own-name',
       ]);
@@ -158,7 +159,8 @@ describeWithRoot('node agent on real loop devices', loopDeviceUnavailability(['l
       sh('mkfs.ext4', ['-q', oldLoop]);
       mkdirSync(oldDir);
       sh('mount', [oldLoop, oldDir]);
-      writeFileSync(join(oldDir, 'from-old-instance'), 'kept');
+      mkdirSync(join(oldDir, 'member', 'wal'), { recursive: true });
+      writeFileSync(join(oldDir, 'member', 'wal', 'from-old-instance.wal'), 'kept');
       // The old instance lets go after a while, as a terminating instance does.
       const release = setTimeout(() => {
         sh('umount', [oldDir]);
@@ -169,7 +171,8 @@ describeWithRoot('node agent on real loop devices', loopDeviceUnavailability(['l
       try {
         const report = await boot(config, { volumes: new LocalVolumeProvider(config), resolver: { resolve4: async () => ['10.99.0.12'] }, log });
         expect(report.formatted).toBe(false);
-        expect(readFileSync(join(dir, 'data', 'from-old-instance'), 'utf8')).toBe('kept');
+        expect(report.dataDir).toBe('member');
+        expect(readFileSync(join(dir, 'data', 'member', 'wal', 'from-old-instance.wal'), 'utf8')).toBe('kept');
         expect(log.lines).toContainEqual(expect.objectContaining({ msg: 'waiting for volume', reason: expect.stringContaining(`mounted-at:${oldDir}`) }));
       } finally {
         clearTimeout(release);

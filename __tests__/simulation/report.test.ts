@@ -17,6 +17,7 @@ const result = {
   bootstrapSeconds: 6.8,
   healthyAfterLastEtcdStartSeconds: 1.45,
   memberIdsUnchanged: true,
+  memberIdsChanged: [],
   membersBefore: {},
   membersAfter: {},
   replacements: [],

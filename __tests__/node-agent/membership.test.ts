@@ -1,0 +1,81 @@
+import { ClusterView, decideStart, formationMemberId, MemberEntry, parseInitialCluster, parseMemberList } from '../../node-agent/membership';
+import { renderEtcdConfig } from '../../node-agent/etcd-config';
+import { parseAgentConfig } from '../../node-agent/config';
+
+const self = { name: 'peer-4', peerUrl: 'https://peer-4.sim.etcd.test:2380', clusterToken: 'sim-etcd' };
+const member = (name: string, id: string, status = 'started'): MemberEntry => ({ id, status, name, peerUrls: [`https://${name || 'peer-4'}.sim.etcd.test:2380`] });
+const others = [member('peer-0', 'ad31481863f05b56'), member('peer-1', '7ec56a60fe30e3e9')];
+const answered = (healthy: boolean, members: MemberEntry[]): ClusterView => ({ kind: 'answered', healthy, members });
+
+describe('how etcd starts (decision table)', () => {
+  test('a data dir holding a member starts on its data, whatever the cluster says', () => {
+    expect(decideStart('member', { kind: 'no-answer' }, self)).toEqual({ action: 'start-existing-data' });
+    expect(decideStart('member', answered(false, others), self)).toEqual({ action: 'start-existing-data' });
+  });
+
+  test('a data dir with foreign files is refused', () => {
+    expect(decideStart('unexpected', { kind: 'no-answer' }, self).action).toBe('refuse');
+  });
+
+  test('fresh and nobody answers: the first formation', () => {
+    expect(decideStart('fresh', { kind: 'no-answer' }, self).action).toBe('bootstrap');
+  });
+
+  test('fresh and listed as never started with the formation id: joins the formation under way', () => {
+    const formation = member('', formationMemberId([self.peerUrl], self.clusterToken), 'unstarted');
+    expect(decideStart('fresh', answered(true, [...others, formation]), self).action).toBe('bootstrap');
+    expect(decideStart('fresh', answered(false, [...others, formation]), self).action).toBe('bootstrap');
+  });
+
+  test('fresh, and the live cluster knows this peer as started: the stale member is replaced', () => {
+    expect(decideStart('fresh', answered(true, [...others, member('peer-4', '6fc85d70cd40b991')]), self)).toEqual({
+      action: 'rejoin',
+      removeMemberId: '6fc85d70cd40b991',
+      reason: "peer-4's volume is empty but member 6fc85d70cd40b991 ran with it before: replacing that member",
+    });
+  });
+
+  test('fresh, and the live cluster does not list this peer (removed, never added): added', () => {
+    expect(decideStart('fresh', answered(true, others), self)).toEqual({ action: 'rejoin', reason: 'peer-4 is not a member of the live cluster: adding it' });
+  });
+
+  test('fresh, added by a boot that died before etcd ran: starts as that member with state existing', () => {
+    const added = member('', '1a2b3c4d5e6f7081', 'unstarted');
+    expect(decideStart('fresh', answered(true, [...others, added]), self)).toEqual({
+      action: 'start-added',
+      initialCluster: 'peer-0=https://peer-0.sim.etcd.test:2380,peer-1=https://peer-1.sim.etcd.test:2380,peer-4=https://peer-4.sim.etcd.test:2380',
+      reason: 'peer-4 was added as member 1a2b3c4d5e6f7081 but never started: starting as that member',
+    });
+  });
+
+  test('fresh without quorum: never guesses', () => {
+    expect(decideStart('fresh', answered(false, [...others, member('peer-4', '6fc85d70cd40b991')]), self).action).toBe('refuse');
+    expect(decideStart('fresh', answered(false, others), self).action).toBe('refuse');
+  });
+});
+
+describe('etcd facts the table relies on', () => {
+  test('formation member ids are sha1(peer URLs + token), as etcd 3.4 assigned them in a local run', () => {
+    expect(formationMemberId(['https://peer-4.sim.etcd.test:2380'], 'sim-etcd')).toBe('6fc85d70cd40b991');
+    expect(formationMemberId(['https://peer-1.sim.etcd.test:2380'], 'sim-etcd')).toBe('7ec56a60fe30e3e9');
+  });
+
+  test('etcdctl output parsing', () => {
+    expect(parseMemberList('7ec56a60fe30e3e9, started, peer-1, https://peer-1.sim.etcd.test:2380, https://peer-1.sim.etcd.test:2379, false\n1a2b, unstarted, , https://peer-4.sim.etcd.test:2380, , false\n')).toEqual([
+      { id: '7ec56a60fe30e3e9', status: 'started', name: 'peer-1', peerUrls: ['https://peer-1.sim.etcd.test:2380'] },
+      { id: '1a2b', status: 'unstarted', name: '', peerUrls: ['https://peer-4.sim.etcd.test:2380'] },
+    ]);
+    expect(() => parseMemberList('garbage line')).toThrow('unexpected etcdctl member list line');
+    expect(parseInitialCluster('Member 1a2b added to cluster 3c4d\n\nETCD_NAME="peer-4"\nETCD_INITIAL_CLUSTER="peer-0=https://a:2380,peer-4=https://b:2380"\nETCD_INITIAL_CLUSTER_STATE="existing"\n')).toBe(
+      'peer-0=https://a:2380,peer-4=https://b:2380',
+    );
+  });
+
+  test('joining renders state existing with the given members and no DNS discovery', () => {
+    const c = parseAgentConfig({ mode: 'aws', clusterName: 'sim', domain: 'sim.etcd.test', peerIndex: 4, peerCount: 9, dataDir: '/d', clusterToken: 'sim-etcd' });
+    const yaml = renderEtcdConfig(c, '0.0.0.0', { initialCluster: 'peer-0=https://a:2380' });
+    expect(yaml).toContain('initial-cluster: peer-0=https://a:2380\n');
+    expect(yaml).toContain('initial-cluster-state: existing\n');
+    expect(yaml).not.toContain('discovery-srv');
+  });
+});

@@ -1,0 +1,106 @@
+/**
+ * How etcd must start on this peer, from what its data dir holds and what the
+ * rest of the cluster says (pure). The case that matters: a fresh volume
+ * (the old one was lost) while the cluster lives. Rejoining under the old
+ * member identity with an empty raft log could vote twice in a term, so the
+ * stale member is removed and the peer added back as a new member.
+ */
+import { createHash } from 'crypto';
+import type { DataDirState } from './decisions';
+
+/**
+ * The id etcd gives a member of the initial cluster: the first 8 bytes of
+ * sha1(sorted peer URLs + cluster token). Members added later get a time-based
+ * id instead, which is how an added-but-never-started member is told apart
+ * from one of the first formation.
+ */
+export function formationMemberId(peerUrls: string[], clusterToken: string): string {
+  const digest = createHash('sha1').update([...peerUrls].sort().join('') + clusterToken).digest();
+  return digest.subarray(0, 8).toString('hex').replace(/^0+(?=.)/, '');
+}
+
+/** One member as `etcdctl member list -w simple` shows it. */
+export interface MemberEntry {
+  /** Hex member id. */
+  readonly id: string;
+  /** `started` or `unstarted`. */
+  readonly status: string;
+  /** Empty for a member that never started. */
+  readonly name: string;
+  readonly peerUrls: string[];
+}
+
+/** What the other members answered. */
+export type ClusterView =
+  | { readonly kind: 'no-answer' }
+  | { readonly kind: 'answered'; readonly healthy: boolean; readonly members: readonly MemberEntry[] };
+
+/** How to start etcd. */
+export type StartPlan =
+  /** The data dir holds a member: etcd reads its membership from its own WAL. */
+  | { readonly action: 'start-existing-data' }
+  /** First formation of the cluster (alone or with others): `--discovery-srv`, state new. */
+  | { readonly action: 'bootstrap'; readonly reason: string }
+  /** Fresh volume, live cluster: remove the stale member (if listed), add this peer, start with state existing. */
+  | { readonly action: 'rejoin'; readonly removeMemberId?: string; readonly reason: string }
+  /** Added by an earlier boot that died before etcd ran: start with state existing and the listed members. */
+  | { readonly action: 'start-added'; readonly initialCluster: string; readonly reason: string }
+  | { readonly action: 'refuse'; readonly reason: string };
+
+/**
+ * The decision table (README: "A peer whose volume comes back empty").
+ *
+ * | data dir   | others                        | this peer in their member list | plan |
+ * |------------|-------------------------------|--------------------------------|------|
+ * | member     | anything                      | anything                       | start on its data |
+ * | unexpected | anything                      | anything                       | refuse |
+ * | fresh      | no member answers             | –                              | bootstrap (first formation) |
+ * | fresh      | answer                        | unstarted, formation id        | bootstrap (the formation is under way) |
+ * | fresh      | answer                        | unstarted, added later         | start as the added member (state existing) |
+ * | fresh      | healthy (quorum)              | started                        | rejoin: remove the stale member, add |
+ * | fresh      | healthy (quorum)              | absent                         | rejoin: add |
+ * | fresh      | no quorum                     | started or absent              | refuse (retry later; never guess) |
+ */
+export function decideStart(dataDir: DataDirState, view: ClusterView, self: { name: string; peerUrl: string; clusterToken: string }): StartPlan {
+  if (dataDir === 'member') return { action: 'start-existing-data' };
+  if (dataDir === 'unexpected') {
+    return { action: 'refuse', reason: 'the data dir holds files etcd did not write and no member data; not starting etcd on it' };
+  }
+  if (view.kind === 'no-answer') return { action: 'bootstrap', reason: 'no other member answers: the cluster is forming' };
+  const me = view.members.find((m) => m.peerUrls.includes(self.peerUrl) || (m.name !== '' && m.name === self.name));
+  if (me && me.status === 'unstarted') {
+    if (me.id === formationMemberId([self.peerUrl], self.clusterToken)) {
+      return { action: 'bootstrap', reason: `the cluster lists ${self.name} as never started: joining its formation` };
+    }
+    const initialCluster = view.members.map((m) => `${m.id === me.id ? self.name : m.name}=${m.peerUrls[0]}`).join(',');
+    return { action: 'start-added', initialCluster, reason: `${self.name} was added as member ${me.id} but never started: starting as that member` };
+  }
+  if (!view.healthy) {
+    return {
+      action: 'refuse',
+      reason: `${self.name}'s volume is empty but the cluster ${me ? 'knows it as a started member' : 'does not list it'} and has no quorum; membership cannot change now, retry later`,
+    };
+  }
+  if (me) return { action: 'rejoin', removeMemberId: me.id, reason: `${self.name}'s volume is empty but member ${me.id} ran with it before: replacing that member` };
+  return { action: 'rejoin', reason: `${self.name} is not a member of the live cluster: adding it` };
+}
+
+/** Parses `etcdctl member list -w simple`: `id, status, name, peer urls, client urls[, is learner]`. */
+export function parseMemberList(text: string): MemberEntry[] {
+  return text
+    .split('\n')
+    .map((line) => line.trim())
+    .filter(Boolean)
+    .map((line) => {
+      const f = line.split(', ');
+      if (f.length < 5 || !/^[0-9a-f]+$/.test(f[0])) throw new Error(`unexpected etcdctl member list line: ${line}`);
+      return { id: f[0], status: f[1], name: f[2], peerUrls: f[3].split(',').filter(Boolean) };
+    });
+}
+
+/** Reads `ETCD_INITIAL_CLUSTER="…"` from the output of `etcdctl member add`. */
+export function parseInitialCluster(text: string): string {
+  const match = /^ETCD_INITIAL_CLUSTER="([^"]+)"$/m.exec(text);
+  if (!match) throw new Error(`etcdctl member add printed no ETCD_INITIAL_CLUSTER: ${text.trim().slice(0, 200)}`);
+  return match[1];
+}
