@@ -1,14 +1,10 @@
 import { Construct } from 'constructs';
 import { AssetType, TerraformAsset } from 'cdktf';
-import { S3Bucket } from '@cdktf/provider-aws/lib/s3-bucket';
-import { S3BucketPolicy } from '@cdktf/provider-aws/lib/s3-bucket-policy';
-import { S3BucketPublicAccessBlock } from '@cdktf/provider-aws/lib/s3-bucket-public-access-block';
-import { S3BucketServerSideEncryptionConfigurationA } from '@cdktf/provider-aws/lib/s3-bucket-server-side-encryption-configuration';
-import { S3BucketVersioningA } from '@cdktf/provider-aws/lib/s3-bucket-versioning';
 import { S3Object } from '@cdktf/provider-aws/lib/s3-object';
 import { join } from 'path';
+import { S3Bucket } from '@cdktf/provider-aws/lib/s3-bucket';
 import { Bundle, bundleEntry } from './bundle';
-import { CLUSTER_TAG_KEY } from './naming';
+import { PrivateBucket } from './private-bucket';
 
 /** Props of {@link EtcdArtifacts}. */
 export interface EtcdArtifactsProps {
@@ -27,6 +23,8 @@ export interface EtcdArtifactsProps {
  */
 export class EtcdArtifacts extends Construct {
   public readonly bucket: S3Bucket;
+  /** The bucket with its access block, encryption, versioning and TLS-only policy. */
+  public readonly store: PrivateBucket;
   /** The node agent bundle as built at synth time. */
   public readonly agentBundle: Bundle;
   /** The S3 object holding the agent. */
@@ -34,47 +32,9 @@ export class EtcdArtifacts extends Construct {
 
   constructor(scope: Construct, id: string, props: EtcdArtifactsProps) {
     super(scope, id);
-    this.bucket = new S3Bucket(this, 'bucket', {
-      bucketPrefix: `${props.clusterName.slice(0, 30)}-etcd-artifacts-`,
-      forceDestroy: false,
-      tags: { [CLUSTER_TAG_KEY]: props.clusterName },
-    });
-    new S3BucketPublicAccessBlock(this, 'public-access-block', {
-      bucket: this.bucket.id,
-      blockPublicAcls: true,
-      blockPublicPolicy: true,
-      ignorePublicAcls: true,
-      restrictPublicBuckets: true,
-    });
-    new S3BucketServerSideEncryptionConfigurationA(this, 'encryption', {
-      bucket: this.bucket.id,
-      rule: [
-        {
-          applyServerSideEncryptionByDefault: { sseAlgorithm: 'aws:kms', kmsMasterKeyId: props.kmsKeyArn },
-          bucketKeyEnabled: true,
-        },
-      ],
-    });
-    new S3BucketVersioningA(this, 'versioning', {
-      bucket: this.bucket.id,
-      versioningConfiguration: { status: 'Enabled' },
-    });
-    new S3BucketPolicy(this, 'tls-only', {
-      bucket: this.bucket.id,
-      policy: JSON.stringify({
-        Version: '2012-10-17',
-        Statement: [
-          {
-            Sid: 'DenyInsecureTransport',
-            Effect: 'Deny',
-            Principal: '*',
-            Action: 's3:*',
-            Resource: [this.bucket.arn, `${this.bucket.arn}/*`],
-            Condition: { Bool: { 'aws:SecureTransport': 'false' } },
-          },
-        ],
-      }),
-    });
+    // Private, encrypted, versioned, TLS only: the shape every bucket of the cluster has.
+    this.store = new PrivateBucket(this, 'store', { clusterName: props.clusterName, purpose: 'artifacts', kmsKeyArn: props.kmsKeyArn });
+    this.bucket = this.store.bucket;
 
     // AL2023 ships Node.js 18 as `nodejs`; target it so the bundle runs on any supported image.
     this.agentBundle = bundleEntry(join(__dirname, '..', 'node-agent', 'cli'), { fileName: 'agent.js', target: 'node18' });

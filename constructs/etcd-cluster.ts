@@ -4,6 +4,7 @@ import { DataAwsSsmParameter } from '@cdktf/provider-aws/lib/data-aws-ssm-parame
 import type { AgentConfig } from '../node-agent/config';
 import { DEFAULT_DEADLINES } from '../node-agent/config';
 import { EtcdArtifacts } from './artifacts';
+import { BackupOptions, EtcdBackups } from './backups';
 import { EtcdDns } from './dns';
 import { EtcdDnsUpdater } from './dns-updater';
 import { EtcdEncryption } from './encryption';
@@ -106,6 +107,8 @@ export interface EtcdClusterProps {
    * @default 720 (30 days)
    */
   readonly certificateLifetimeHours?: number;
+  /** Snapshots to S3 by the leader. See {@link BackupOptions} for defaults (every 15 min, kept 1 day; daily ones 30 days). */
+  readonly backup?: BackupOptions;
   /**
    * Mount point of each peer's volume and etcd's data dir.
    * @default '/var/lib/etcd'
@@ -133,6 +136,8 @@ export class EtcdCluster extends Construct {
   public readonly dns: EtcdDns;
   public readonly security: EtcdSecurity;
   public readonly artifacts: EtcdArtifacts;
+  /** Snapshot bucket, unless backups are disabled. */
+  public readonly backups?: EtcdBackups;
   public readonly dnsUpdater: EtcdDnsUpdater;
   /** Peers by index. */
   public readonly peers: EtcdPeer[];
@@ -165,6 +170,8 @@ export class EtcdCluster extends Construct {
     const kmsKeyArn = this.encryption.keyArn;
     this.network = new EtcdNetwork(this, 'network', { clusterName: props.clusterName, zones: props.zones, ...props.network });
     this.artifacts = new EtcdArtifacts(this, 'artifacts', { clusterName: props.clusterName, kmsKeyArn });
+    this.backups =
+      props.backup?.enabled === false ? undefined : new EtcdBackups(this, 'backups', { clusterName: props.clusterName, kmsKeyArn, ...props.backup });
     this.security = new EtcdSecurity(this, 'security', {
       clusterName: props.clusterName,
       vpcId: this.network.vpcId,
@@ -174,6 +181,7 @@ export class EtcdCluster extends Construct {
       kmsKeyArn,
       tls,
       airGapped: this.network.airGapped,
+      backupBucketArn: this.backups?.bucket.arn,
     });
     this.dns = new EtcdDns(this, 'dns', {
       domain: this.domain,
@@ -219,6 +227,7 @@ export class EtcdCluster extends Construct {
         deadlines: DEFAULT_DEADLINES,
         certLifetimeHours,
         ca: this.security.caSecret ? { secretId: this.security.caSecret.arn } : undefined,
+        backup: this.backups ? { bucket: this.backups.bucket.bucket } : undefined,
       };
       return new EtcdPeer(this, peerName(i), {
         clusterName: props.clusterName,
@@ -236,6 +245,7 @@ export class EtcdCluster extends Construct {
           agentKey: this.artifacts.agentObject.key,
           agentSha256: this.artifacts.agentBundle.sha256,
           etcd,
+          snapshotIntervalMinutes: this.backups?.intervalMinutes,
         }),
         // The event rule and its permission must exist before a group's first launch event fires.
         dependsOn: this.dnsUpdater.wiring,
@@ -258,6 +268,7 @@ export class EtcdCluster extends Construct {
     out('volume_ids', this.peers.map((p) => p.volume.id), 'Persistent EBS volume of each peer');
     out('artifact_bucket', this.artifacts.bucket.bucket, 'Bucket holding the node agent (and an optional etcd mirror under etcd/)');
     out('kms_key_arn', kmsKeyArn, 'KMS key encrypting volumes, artifacts, the CA secret and the DNS updater');
+    if (this.backups) out('backup_bucket', this.backups.bucket.bucket, 'Bucket of the etcd snapshots (snapshots/frequent/, snapshots/daily/)');
     if (this.security.caSecret) {
       out('ca_secret_arn', this.security.caSecret.arn, 'Secret holding the cluster CA; client certificates are issued from it (see README: client certificates)');
     }

@@ -7,5 +7,7 @@ export * from './encryption';
 export * from './peer';
 export * from './security';
 export * from './artifacts';
+export * from './backups';
+export * from './private-bucket';
 export * from './naming';
 export * from './topology';

@@ -7,6 +7,7 @@ import { SecretsmanagerSecret } from '@cdktf/provider-aws/lib/secretsmanager-sec
 import { SecurityGroup } from '@cdktf/provider-aws/lib/security-group';
 import { VpcSecurityGroupEgressRule } from '@cdktf/provider-aws/lib/vpc-security-group-egress-rule';
 import { VpcSecurityGroupIngressRule } from '@cdktf/provider-aws/lib/vpc-security-group-ingress-rule';
+import { SNAPSHOT_PREFIX } from './backups';
 import { CLUSTER_TAG_KEY, ETCD_CLIENT_PORT, ETCD_PEER_PORT, autoScalingGroupNamePattern } from './naming';
 
 /** Props of {@link EtcdSecurity}. */
@@ -28,6 +29,8 @@ export interface EtcdSecurityProps {
   readonly artifactBucketArn: string;
   /** The cluster's KMS key (volumes, CA secret). */
   readonly kmsKeyArn: string;
+  /** The backup bucket's ARN: peers may write snapshots under its `snapshots/` prefix only. */
+  readonly backupBucketArn?: string;
   /** Create the CA secret and let the peers read it and write its first version. */
   readonly tls: boolean;
   /**
@@ -198,6 +201,9 @@ export class EtcdSecurity extends Construct {
             Resource: [`${props.artifactBucketArn}/node-agent/*`, `${props.artifactBucketArn}/etcd/*`],
           },
           ...caStatements,
+          ...(props.backupBucketArn
+            ? [{ Sid: 'WriteSnapshotsOnly', Effect: 'Allow', Action: ['s3:PutObject'], Resource: `${props.backupBucketArn}/${SNAPSHOT_PREFIX}*` }]
+            : []),
           {
             Sid: 'UseClusterKeyForVolumesSecretAndArtifacts',
             Effect: 'Allow',

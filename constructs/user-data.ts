@@ -30,6 +30,8 @@ export interface UserDataInput {
   readonly agentKey: string;
   readonly agentSha256: string;
   readonly etcd: EtcdReleaseSource;
+  /** Minutes between snapshot attempts (only the leader takes one); needs `agentConfig.backup`. */
+  readonly snapshotIntervalMinutes?: number;
 }
 
 /** Path of the agent on the instance. */
@@ -100,6 +102,30 @@ OnBootSec=1h
 OnUnitActiveSec=1d
 RandomizedDelaySec=1h
 Persistent=true
+
+[Install]
+WantedBy=timers.target
+`,
+  };
+}
+
+/** Every peer tries on a timer; only the leader takes and uploads the snapshot. A failed run shows as a failed unit. */
+export function snapshotUnits(intervalMinutes: number): { service: string; timer: string } {
+  return {
+    service: `[Unit]
+Description=Snapshot etcd to the backup bucket if this peer is the leader
+After=etcd.service
+
+[Service]
+Type=oneshot
+ExecStart=/usr/bin/node ${AGENT_PATH} snapshot --config ${AGENT_CONFIG_PATH}
+`,
+    timer: `[Unit]
+Description=etcd snapshots every ${intervalMinutes} minutes
+
+[Timer]
+OnBootSec=${intervalMinutes}min
+OnUnitActiveSec=${intervalMinutes}min
 
 [Install]
 WantedBy=timers.target
@@ -180,7 +206,21 @@ export function renderUserData(input: UserDataInput): string {
     etcdUnit(c.etcdConfigFile, c.etcdUser, c.dataDir).trimEnd(),
     'END_OF_UNIT',
   );
+  const timers: string[] = [];
+  if (c.backup && input.snapshotIntervalMinutes) {
+    const snapshot = snapshotUnits(input.snapshotIntervalMinutes);
+    lines.push(
+      "cat > /etc/systemd/system/etcd-snapshot.service <<'END_OF_UNIT'",
+      snapshot.service.trimEnd(),
+      'END_OF_UNIT',
+      "cat > /etc/systemd/system/etcd-snapshot.timer <<'END_OF_UNIT'",
+      snapshot.timer.trimEnd(),
+      'END_OF_UNIT',
+    );
+    timers.push('etcd-snapshot.timer');
+  }
   if (c.tls) {
+    timers.push('etcd-certificates.timer');
     const renewal = renewalUnits();
     lines.push(
       "cat > /etc/systemd/system/etcd-certificates.service <<'END_OF_UNIT'",
@@ -194,8 +234,8 @@ export function renderUserData(input: UserDataInput): string {
   lines.push(
     'systemctl daemon-reload',
     '# Starting etcd starts the agent first (Requires=/After=); if the agent fails, etcd stays down.',
-    `systemctl enable etcd-node-agent.service etcd.service${c.tls ? ' etcd-certificates.timer' : ''}`,
-    ...(c.tls ? ['systemctl start --no-block etcd-certificates.timer'] : []),
+    ['systemctl enable etcd-node-agent.service etcd.service', ...timers].join(' '),
+    ...(timers.length ? [`systemctl start --no-block ${timers.join(' ')}`] : []),
     'systemctl start --no-block etcd.service',
     '',
   );

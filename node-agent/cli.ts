@@ -9,6 +9,7 @@ import { readFileSync } from 'fs';
 import { promises as dns } from 'dns';
 import { jsonLogger } from '../runtime/log';
 import { AwsVolumeProvider } from './aws';
+import { DirectoryBackupStore, EtcdctlSnapshots, S3BackupStore, takeSnapshot } from './backup';
 import { boot, prepareVolume, writePeerCertificates } from './boot';
 import { DirectoryCaStore, SecretsManagerCaStore } from './ca-store';
 import { AgentConfig, parseAgentConfig } from './config';
@@ -22,6 +23,8 @@ const USAGE = `usage:
       write etcd's configuration, wait for the peer's name to resolve here
   node-agent prepare-volume --device DEV --mount-point DIR [--fs-type ext4|xfs] [--owner USER] [--label LABEL]
       probe DEV, create a filesystem only if it has no signature at all, mount it at DIR
+  node-agent snapshot --config FILE
+      if this peer is the leader: save, verify and upload an etcd snapshot (a timer runs this)
   node-agent renew-certificates --config FILE
       issue this peer's certificate again from the cluster CA (a daily timer runs this)
   node-agent issue-client-cert (--ca-secret ARN | --ca-dir DIR | --config FILE) --name NAME --out DIR [--hours 720]
@@ -76,6 +79,14 @@ export async function main(argv: string[]): Promise<number> {
       }
       const membership = new EtcdctlMembership(config, config.local?.netns ? ['ip', 'netns', 'exec', config.local.netns] : []);
       await boot(config, { volumes, resolver, log, caStore: caStoreFor(config), membership, listenAddress: config.mode === 'local' ? config.local!.ipAddress : '0.0.0.0' });
+      return 0;
+    }
+    if (command === 'snapshot') {
+      const config = readConfig(parseFlags(rest, ['config']).config);
+      if (!config.backup) throw new UsageError('this config has no "backup" destination');
+      const store = config.backup.bucket ? new S3BackupStore(config.backup.bucket) : new DirectoryBackupStore(config.backup.dir!);
+      const etcd = new EtcdctlSnapshots(config, config.local?.netns ? ['ip', 'netns', 'exec', config.local.netns] : []);
+      await takeSnapshot(config, { etcd, store, log });
       return 0;
     }
     if (command === 'renew-certificates') {

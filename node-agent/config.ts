@@ -42,6 +42,8 @@ export interface AgentConfig {
   readonly ca?: { readonly secretId?: string; readonly dir?: string };
   /** Lifetime of the certificates issued at each boot and renewal. */
   readonly certLifetimeHours: number;
+  /** Where `node-agent snapshot` uploads snapshots: an S3 bucket on AWS, a directory locally. */
+  readonly backup?: { readonly bucket?: string; readonly dir?: string };
   /** Shared by all peers of one cluster; guards against joining a foreign cluster. */
   readonly clusterToken: string;
   readonly deadlines: AgentDeadlines;
@@ -65,6 +67,15 @@ export const DEFAULT_DEADLINES: AgentDeadlines = {
   deviceSeconds: 120,
   dnsSeconds: 300,
 };
+
+function parseBackup(raw: unknown, source: string): AgentConfig['backup'] {
+  if (raw === undefined) return undefined;
+  const b = raw as { bucket?: unknown; dir?: unknown };
+  if ((typeof b.bucket !== 'string' || !b.bucket) && (typeof b.dir !== 'string' || !b.dir)) {
+    throw new Error(`${source}: "backup" needs "bucket" (S3) or "dir" (local)`);
+  }
+  return { bucket: typeof b.bucket === 'string' ? b.bucket : undefined, dir: typeof b.dir === 'string' ? b.dir : undefined };
+}
 
 /** Parses and validates a config document; the error names the field and the fix. */
 export function parseAgentConfig(raw: unknown, source = 'config'): AgentConfig {
@@ -125,6 +136,7 @@ export function parseAgentConfig(raw: unknown, source = 'config'): AgentConfig {
     tls,
     ca,
     certLifetimeHours,
+    backup: parseBackup(c.backup, source),
     dataDir,
     fsType,
     etcdUser: (c.etcdUser as string | undefined) ?? 'etcd',

@@ -231,6 +231,7 @@ export class LocalCluster {
       deadlines: { attachSeconds: 120, forceDetachGraceSeconds: 60, deviceSeconds: 10, dnsSeconds: 60 },
       // The agent issues this peer's certificate from the cluster CA at every boot.
       ca: { dir: join(this.options.dir, 'ca') },
+      backup: { dir: join(this.options.dir, 'backups') },
       certLifetimeHours: 24,
       local: { volumeFile: this.volumeFile(peerIndex), ipAddress: host.ip, instanceId: id, dnsServers: [zone.gateway], netns: host.namespace },
     };
@@ -365,6 +366,27 @@ export class LocalCluster {
       if ((await run('umount', [dataDir])).code !== 0) await run('umount', ['-l', dataDir]);
     }
     for (const m of mounted) if (m.source.startsWith('/dev/loop')) await run('losetup', ['-d', m.source]);
+  }
+
+  /**
+   * Fires every peer's snapshot timer at once, through the real agent CLI, as
+   * the systemd timers would; only the leader should take one.
+   */
+  async snapshotAll(): Promise<{ taken: number; skipped: number; uploaded: { keys: string[]; members: number; revision: number }[] }> {
+    const runs = peerIndices(this.options.peers)
+      .map((i) => this.current(i))
+      .filter((i): i is Instance => i?.state === 'running')
+      .map((i) =>
+        run('nsenter', [`--net=/run/netns/${i.host.namespace}`, '--', process.execPath, this.options.agentPath, 'snapshot', '--config', join(i.dir, 'agent.json')], 120_000),
+      );
+    const outputs = await Promise.all(runs);
+    const lines = outputs.flatMap((o) => o.stdout.split('\n')).filter(Boolean).map((l) => JSON.parse(l));
+    const uploaded = lines.filter((l) => l.msg === 'snapshot uploaded').map((l) => ({ keys: l.keys, members: l.members, revision: l.revision }));
+    const failed = outputs.filter((o) => o.code !== 0);
+    if (failed.length) throw new Error(`snapshot failed on ${failed.length} peer(s): ${failed[0].stderr.trim()}`);
+    const result = { taken: uploaded.length, skipped: lines.filter((l) => l.msg === 'snapshot skipped').length, uploaded };
+    this.progress(`snapshot timers fired on every peer: ${result.taken} taken (the leader), ${result.skipped} skipped`);
+    return result;
   }
 
   /** Kills the instances of these peers at once (processes and volumes go; groups replace them). */

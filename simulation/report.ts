@@ -19,6 +19,7 @@ export function renderTable(results: ScenarioResult[]): string {
     ['agent time per peer, median (ms)', (r) => String(r.agentMsMedian)],
     ['member ids changed', (r) => (r.memberIdsChanged.length ? r.memberIdsChanged.join(' ') : 'none')],
     ['reads that failed', (r) => String(r.readFailures)],
+    ['snapshot timers: taken / skipped', (r) => `${r.snapshot.taken} / ${r.snapshot.skipped}`],
     ['bootstrap to all healthy (s)', (r) => r.bootstrapSeconds.toFixed(2)],
   ];
   const header = ['', ...results.map((r) => `${r.scenario} (${r.peers}/${r.zones})`)];

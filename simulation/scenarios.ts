@@ -48,6 +48,8 @@ export interface ScenarioResult {
   readonly membersAfter: Record<string, string>;
   readonly replacements: { peer: number; instanceId: string; ip: string }[];
   readonly lostKeys: string[];
+  /** Every peer's snapshot timer fired once after healing: how many took one (only the leader should). */
+  readonly snapshot: { readonly taken: number; readonly skipped: number; readonly members?: number; readonly revision?: number };
   readonly timeline: { readonly startedAt: number; readonly load: LoadEvent[]; readonly healthy: { at: number; healthy: number }[]; readonly marks: { at: number; what: string }[] };
 }
 
@@ -151,6 +153,7 @@ export async function runScenario(name: ScenarioName, options: ScenarioOptions):
     sampling = false;
     await sampler;
     const { lost } = await load.verify();
+    const snap = await cluster.snapshotAll();
     const membersAfter = await cluster.members();
     const memberIdsChanged = [...membersBefore].filter(([peer, id]) => membersAfter.get(peer) !== id).map(([peer]) => peer);
     const memberIdsUnchanged = membersAfter.size === options.peers && memberIdsChanged.length === 0;
@@ -176,6 +179,7 @@ export async function runScenario(name: ScenarioName, options: ScenarioOptions):
       membersAfter: Object.fromEntries(membersAfter),
       replacements: replacementsList.map((i) => ({ peer: i.peerIndex, instanceId: i.id, ip: i.host.ip })),
       lostKeys: lost.slice(0, 20),
+      snapshot: { taken: snap.taken, skipped: snap.skipped, members: snap.uploaded[0]?.members, revision: snap.uploaded[0]?.revision },
       timeline: { startedAt, load: load.events, healthy, marks },
     };
     progress(`verified: ${result.acked} acknowledged writes, ${result.lost} lost, ${result.failed} failed after retries`);

@@ -183,6 +183,7 @@ describe('default cluster: 9 peers over 3 zones', () => {
     expect(Object.keys(stack.json.output).sort()).toEqual(
       [
         'etcd_artifact_bucket',
+        'etcd_backup_bucket',
         'etcd_autoscaling_group_names',
         'etcd_client_endpoints',
         'etcd_domain',
@@ -200,6 +201,37 @@ describe('default cluster: 9 peers over 3 zones', () => {
   test('default image: Amazon Linux 2023 for the architecture from its public SSM parameter', () => {
     const param = Object.values(stack.json.data.aws_ssm_parameter)[0] as Record<string, string>;
     expect(param.name).toBe('/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-x86_64');
+  });
+});
+
+describe('snapshots', () => {
+  test('a private bucket whose lifecycle keeps every snapshot a day and the daily ones a month; peers may write only under snapshots/', () => {
+    const stack = synthCluster({ size: 3 });
+    const lifecycle = Object.values(stack.resources('aws_s3_bucket_lifecycle_configuration'))[0];
+    expect(lifecycle.rule.map((r: any) => [r.id, r.filter[0].prefix, r.expiration?.[0]?.days])).toEqual([
+      ['frequent-snapshots', 'snapshots/frequent/', 1],
+      ['daily-snapshots', 'snapshots/daily/', 30],
+      ['abort-incomplete-uploads', '', undefined],
+    ]);
+    const backupBucket = stack.deref(lifecycle.bucket.replace('.id}', '.arn}'));
+    expect(backupBucket.bucket_prefix).toBe('test-etcd-backups-');
+    const bucketName = /aws_s3_bucket\.([\w-]+)\./.exec(lifecycle.bucket)![1];
+    const versioning = Object.values(stack.resources('aws_s3_bucket_versioning')).find((v) => v.bucket.includes(bucketName))!;
+    expect(versioning.versioning_configuration.status).toBe('Enabled');
+    const sse = Object.values(stack.resources('aws_s3_bucket_server_side_encryption_configuration')).find((v) => v.bucket.includes(bucketName))!;
+    expect(sse.rule[0].apply_server_side_encryption_by_default.kms_master_key_id).toMatch(/aws_kms_key/);
+    const statements = Object.values(stack.resources('aws_iam_role_policy')).flatMap((p) => policyStatements(p.policy));
+    const writes = statements.filter((st) => [st.Resource].flat().some((r: string) => r.includes(bucketName)));
+    expect(writes).toEqual([{ Sid: 'WriteSnapshotsOnly', Effect: 'Allow', Action: ['s3:PutObject'], Resource: `\${aws_s3_bucket.${bucketName}.arn}/snapshots/*` }]);
+    const userData = stack.byPath('aws_launch_template', 'peer-0/launch-template').user_data;
+    expect(userData).toContain('OnUnitActiveSec=15min');
+    expect(userData).toContain('snapshot --config /etc/etcd-node-agent/config.json');
+  });
+
+  test('can be turned off, and its options are checked', () => {
+    const stack = synthCluster({ size: 3, backup: { enabled: false } });
+    expect(stack.resources('aws_s3_bucket_lifecycle_configuration')).toEqual({});
+    expect(stack.byPath('aws_launch_template', 'peer-0/launch-template').user_data).not.toContain('etcd-snapshot.timer');
   });
 });
 

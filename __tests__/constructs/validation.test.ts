@@ -41,6 +41,9 @@ describe('validation names the prop and the fix', () => {
     [{ etcd: { sha256: 'abc' } }, 'etcd.sha256 must be 64 lower-case hex characters'],
     [{ etcd: { baseUrl: 'http://mirror/etcd' } }, 'etcd.baseUrl must be an https:// or s3:// URL'],
     [{ dataDir: 'var/lib/etcd' }, 'dataDir must be an absolute path such as /var/lib/etcd, got "var/lib/etcd"'],
+    [{ backup: { intervalMinutes: 1 } }, 'backup.intervalMinutes must be a whole number of minutes from 5 to 1440, got 1'],
+    [{ backup: { dailyRetentionDays: 0 } }, 'backup.dailyRetentionDays must be a whole number of days from 1 to 3650, got 0'],
+    [{ certificateLifetimeHours: 1 }, 'certificateLifetimeHours must be a whole number of hours from 24 to 8760'],
   ])('%j', (props, message) => {
     expect(build(props as Partial<EtcdClusterProps>)).toThrow(message);
   });

@@ -81,7 +81,7 @@ describeWithRoot('node agent on real loop devices', loopDeviceUnavailability(['l
 
   test.each([
     ['an xfs filesystem', (dev: string) => sh('mkfs.xfs', ['-q', dev]), 'holds a xfs filesystem, not ext4; not formatting a volume that holds data'],
-    ['a GPT partition table', (dev: string) => execFileSync('sfdisk', ['-q', dev], { input: 'label: gpt\n,\n' }), 'holds a gpt partition table; not formatting a volume that holds data'],
+    ['a GPT partition table', (dev: string) => execFileSync('sfdisk', ['-q', dev], { input: 'label: gpt\n,\n', stdio: ['pipe', 'pipe', 'pipe'] }), 'holds a gpt partition table; not formatting a volume that holds data'],
   ])('a volume holding %s is refused and left byte-for-byte unchanged', async (_what, prepare, message) => {
     const file = volumeFile('foreign.img', 300);
     const loop = attach(file);

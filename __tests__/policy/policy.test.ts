@@ -50,11 +50,11 @@ describe('security policy of the synthesized stack', () => {
         }),
       /aws_iam_role_policy\.too-broad allows ec2:AttachVolume on "\*"/,
     ],
-    ['bucketsPrivateAndTlsOnly', 'a public policy allowed', (s) => child(s.cluster.artifacts, 'public-access-block').addOverride('block_public_policy', false), /does not block all public access/],
+    ['bucketsPrivateAndTlsOnly', 'a public policy allowed', (s) => child(s.cluster.artifacts.store, 'public-access-block').addOverride('block_public_policy', false), /does not block all public access/],
     [
       'bucketsPrivateAndTlsOnly',
       'no TLS-only statement',
-      (s) => child(s.cluster.artifacts, 'tls-only').addOverride('policy', JSON.stringify({ Version: '2012-10-17', Statement: [] })),
+      (s) => child(s.cluster.artifacts.store, 'tls-only').addOverride('policy', JSON.stringify({ Version: '2012-10-17', Statement: [] })),
       /does not deny requests without TLS/,
     ],
     ['logGroupsRetainedAndEncrypted', 'logs kept forever', (s) => child(s.cluster.dnsUpdater, 'logs').addOverride('retention_in_days', 0), /keeps logs forever/],

@@ -22,6 +22,7 @@ const result = {
   membersAfter: {},
   replacements: [],
   lostKeys: [],
+  snapshot: { taken: 1, skipped: 8, members: 9, revision: 900 },
   timeline: {
     startedAt: 1000,
     load: [

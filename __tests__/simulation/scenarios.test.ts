@@ -21,6 +21,9 @@ function expectHealedWithoutLoss(r: ScenarioResult, killed: number[], idsMayChan
   // Every killed peer came back on a new instance with a new IP.
   expect(r.replacements.map((x) => x.peer).sort((a, b) => a - b)).toEqual(killed);
   expect(new Set(r.replacements.map((x) => x.ip)).size).toBe(killed.length);
+  // Every peer's snapshot timer fired: only the leader took one, of all nine members.
+  expect(r.snapshot).toMatchObject({ taken: 1, skipped: 8, members: 9 });
+  expect(r.snapshot.revision).toBeGreaterThan(r.acked);
 }
 
 describeWithRoot('local cluster scenarios (9 peers, 3 zones)', why, () => {

@@ -1,0 +1,95 @@
+import { ChildProcess, execFileSync, spawn, spawnSync } from 'child_process';
+import { createHash } from 'crypto';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'fs';
+import { tmpdir } from 'os';
+import { join } from 'path';
+import { mockClient } from 'aws-sdk-client-mock';
+import { PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { DirectoryBackupStore, EtcdctlSnapshots, S3BackupStore, snapshotKeys, SnapshotPort, takeSnapshot } from '../../node-agent/backup';
+import { parseAgentConfig } from '../../node-agent/config';
+import { memoryLogger } from '../../runtime/log';
+
+const config = parseAgentConfig({ mode: 'aws', clusterName: 'prod', domain: 'prod.internal', peerIndex: 3, peerCount: 9, dataDir: '/d', clusterToken: 't', backup: { dir: '/unused' } });
+
+describe('snapshots (pure parts and adapters)', () => {
+  test('keys: every run under frequent/, the day\'s latest under daily/', () => {
+    expect(snapshotKeys(new Date('2026-11-24T12:34:56.789Z'), 4711)).toEqual({
+      frequent: 'snapshots/frequent/2026-11-24T12-34-56Z-rev4711.db',
+      daily: 'snapshots/daily/2026-11-24.db',
+    });
+  });
+
+  test('only the leader takes a snapshot', async () => {
+    const port: SnapshotPort = {
+      isLeader: async () => false,
+      save: async () => {
+        throw new Error('a follower must not save');
+      },
+      status: async () => ({ hash: 0, revision: 0, totalKey: 0, totalSize: 0 }),
+      memberCount: async () => 9,
+    };
+    const log = memoryLogger();
+    await expect(takeSnapshot(config, { etcd: port, store: new DirectoryBackupStore('/nonexistent'), log })).resolves.toEqual({ taken: false, reason: 'not the leader' });
+    expect(log.lines).toContainEqual(expect.objectContaining({ msg: 'snapshot skipped', peer: 'peer-3' }));
+  });
+
+  test('S3 upload carries revision, member count and checksum as metadata', async () => {
+    const s3 = mockClient(S3Client);
+    let uploaded = '';
+    s3.on(PutObjectCommand).callsFake(async (input) => {
+      for await (const chunk of input.Body) uploaded += chunk.toString();
+      return {};
+    });
+    const dir = mkdtempSync(join(tmpdir(), 'snap-'));
+    try {
+      writeFileSync(join(dir, 'x.db'), 'snapshot bytes');
+      await new S3BackupStore('prod-etcd-backups-1', new S3Client({})).upload('snapshots/daily/2026-11-24.db', join(dir, 'x.db'), { revision: '12', members: '9', sha256: 'abc' });
+      const input = s3.commandCalls(PutObjectCommand)[0].args[0].input;
+      expect(input).toMatchObject({ Bucket: 'prod-etcd-backups-1', Key: 'snapshots/daily/2026-11-24.db', ContentLength: 14, Metadata: { revision: '12', members: '9', sha256: 'abc' } });
+      expect(uploaded).toBe('snapshot bytes');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+const hasEtcd = spawnSync('etcd', ['--version']).status === 0 && spawnSync('etcdctl', ['version']).status === 0;
+
+(hasEtcd || process.env.CI === 'true' ? describe : describe.skip)('snapshot of a real etcd (Debian etcd-server, one member on loopback)', () => {
+  let dir: string;
+  let etcd: ChildProcess;
+  const client = 'http://127.0.0.1:23791';
+
+  beforeAll(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'etcd-snap-'));
+    etcd = spawn('etcd', ['--name', 'peer-3', '--data-dir', join(dir, 'data'), '--listen-client-urls', client, '--advertise-client-urls', client, '--listen-peer-urls', 'http://127.0.0.1:23801', '--initial-advertise-peer-urls', 'http://127.0.0.1:23801', '--initial-cluster', 'peer-3=http://127.0.0.1:23801'], { stdio: 'ignore' });
+    for (let i = 0; i < 100; i++) {
+      if (spawnSync('etcdctl', ['--endpoints', client, 'endpoint', 'health']).status === 0) break;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    for (let i = 0; i < 20; i++) execFileSync('etcdctl', ['--endpoints', client, 'put', `/k/${i}`, `v${i}`]);
+  });
+
+  afterAll(() => {
+    etcd.kill('SIGKILL');
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  test('the leader saves, verifies and uploads a snapshot holding every key, with matching metadata', async () => {
+    const store = join(dir, 'backups');
+    const log = memoryLogger();
+    const outcome = await takeSnapshot(config, { etcd: new EtcdctlSnapshots(config, [], client), store: new DirectoryBackupStore(store), log, now: () => new Date('2026-11-24T10:00:00Z'), workDir: join(dir, 'work') });
+    expect(outcome).toMatchObject({ taken: true, members: 1, revision: 21 });
+    const file = join(store, 'snapshots/frequent/2026-11-24T10-00-00Z-rev21.db');
+    const metadata = JSON.parse(readFileSync(`${file}.json`, 'utf8'));
+    expect(metadata).toMatchObject({ revision: '21', members: '1', 'taken-by': 'peer-3' });
+    expect(metadata.sha256).toBe(createHash('sha256').update(readFileSync(file)).digest('hex'));
+    expect(existsSync(join(store, 'snapshots/daily/2026-11-24.db'))).toBe(true);
+    // The uploaded file is a valid etcd snapshot by etcd's own check, and the metadata says what etcd says.
+    const status = JSON.parse(execFileSync('etcdctl', ['snapshot', 'status', file, '-w', 'json'], { encoding: 'utf8' }));
+    expect(status.revision).toBe(21);
+    expect(metadata['total-keys']).toBe(String(status.totalKey));
+    expect(metadata['etcd-hash']).toBe(String(status.hash));
+    expect(existsSync(join(dir, 'work', `etcd-snapshot-${process.pid}.db`))).toBe(false);
+  });
+});
