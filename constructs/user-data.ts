@@ -144,6 +144,11 @@ ExecStart=/usr/local/sbin/etcd-report-unhealthy
 `;
 }
 
+/** Shell lines that write one systemd unit file. */
+function unitFile(name: string, content: string): string[] {
+  return [`cat > /etc/systemd/system/${name} <<'END_OF_UNIT'`, content.trimEnd(), 'END_OF_UNIT'];
+}
+
 /** Renders the whole boot script. */
 export function renderUserData(input: UserDataInput): string {
   const c = input.agentConfig;
@@ -196,46 +201,21 @@ export function renderUserData(input: UserDataInput): string {
     'aws autoscaling set-instance-health --instance-id "$ID" --health-status Unhealthy --no-should-respect-grace-period',
     'END_OF_SCRIPT',
     'chmod 0755 /usr/local/sbin/etcd-report-unhealthy',
-    "cat > /etc/systemd/system/etcd-node-agent.service <<'END_OF_UNIT'",
-    agentUnit().trimEnd(),
-    'END_OF_UNIT',
-    "cat > /etc/systemd/system/etcd-node-agent-failed.service <<'END_OF_UNIT'",
-    agentFailedUnit().trimEnd(),
-    'END_OF_UNIT',
-    "cat > /etc/systemd/system/etcd.service <<'END_OF_UNIT'",
-    etcdUnit(c.etcdConfigFile, c.etcdUser, c.dataDir).trimEnd(),
-    'END_OF_UNIT',
+    ...unitFile('etcd-node-agent.service', agentUnit()),
+    ...unitFile('etcd-node-agent-failed.service', agentFailedUnit()),
+    ...unitFile('etcd.service', etcdUnit(c.etcdConfigFile, c.etcdUser, c.dataDir)),
   );
-  const timers: string[] = [];
-  if (c.backup && input.snapshotIntervalMinutes) {
-    const snapshot = snapshotUnits(input.snapshotIntervalMinutes);
-    lines.push(
-      "cat > /etc/systemd/system/etcd-snapshot.service <<'END_OF_UNIT'",
-      snapshot.service.trimEnd(),
-      'END_OF_UNIT',
-      "cat > /etc/systemd/system/etcd-snapshot.timer <<'END_OF_UNIT'",
-      snapshot.timer.trimEnd(),
-      'END_OF_UNIT',
-    );
-    timers.push('etcd-snapshot.timer');
-  }
-  if (c.tls) {
-    timers.push('etcd-certificates.timer');
-    const renewal = renewalUnits();
-    lines.push(
-      "cat > /etc/systemd/system/etcd-certificates.service <<'END_OF_UNIT'",
-      renewal.service.trimEnd(),
-      'END_OF_UNIT',
-      "cat > /etc/systemd/system/etcd-certificates.timer <<'END_OF_UNIT'",
-      renewal.timer.trimEnd(),
-      'END_OF_UNIT',
-    );
-  }
+  // Timers: snapshots (only the leader takes one) and certificate renewal.
+  const timers: [string, { service: string; timer: string }][] = [];
+  if (c.backup && input.snapshotIntervalMinutes) timers.push(['etcd-snapshot', snapshotUnits(input.snapshotIntervalMinutes)]);
+  if (c.tls) timers.push(['etcd-certificates', renewalUnits()]);
+  for (const [name, units] of timers) lines.push(...unitFile(`${name}.service`, units.service), ...unitFile(`${name}.timer`, units.timer));
+  const timerNames = timers.map(([name]) => `${name}.timer`);
   lines.push(
     'systemctl daemon-reload',
     '# Starting etcd starts the agent first (Requires=/After=); if the agent fails, etcd stays down.',
-    ['systemctl enable etcd-node-agent.service etcd.service', ...timers].join(' '),
-    ...(timers.length ? [`systemctl start --no-block ${timers.join(' ')}`] : []),
+    ['systemctl enable etcd-node-agent.service etcd.service', ...timerNames].join(' '),
+    ...(timerNames.length ? [`systemctl start --no-block ${timerNames.join(' ')}`] : []),
     'systemctl start --no-block etcd.service',
     '',
   );
