@@ -23,15 +23,16 @@ export class EtcdctlMembership implements MembershipPort {
     private readonly prefix: string[] = [],
   ) {}
 
-  private async etcdctl(args: string[], timeoutMs = 15_000) {
+  private async etcdctl(args: string[], commandTimeout = '5s') {
     const c = this.config;
     const tls = c.tls ? ['--cacert', join(c.pkiDir, 'ca.crt'), '--cert', join(c.pkiDir, 'peer.crt'), '--key', join(c.pkiDir, 'peer.key')] : [];
-    const command = [...this.prefix, 'etcdctl', '--discovery-srv', c.domain, ...tls, '--dial-timeout', '2s', '--command-timeout', '5s', ...args];
-    return run(command[0], command.slice(1), timeoutMs);
+    const command = [...this.prefix, 'etcdctl', '--discovery-srv', c.domain, ...tls, '--dial-timeout', '1s', '--command-timeout', commandTimeout, ...args];
+    return run(command[0], command.slice(1), 30_000);
   }
 
   async view(): Promise<ClusterView> {
-    const list = await this.etcdctl(['member', 'list', '-w', 'simple']);
+    // A live member answers in milliseconds; while none is up (first formation) this is the wait, so keep it short.
+    const list = await this.etcdctl(['member', 'list', '-w', 'simple'], '2s');
     if (list.code !== 0) return { kind: 'no-answer' };
     // `endpoint health` commits a proposal: one healthy endpoint means the cluster has quorum. `--cluster` takes the
     // endpoints from the member list; without it etcdctl 3.4 ignores --discovery-srv and probes 127.0.0.1.

@@ -150,6 +150,7 @@ export async function runScenario(name: ScenarioName, options: ScenarioOptions):
 
     await sleep(3000);
     await load.stop();
+    const loadStoppedAt = Date.now();
     sampling = false;
     await sampler;
     const { lost } = await load.verify();
@@ -166,7 +167,8 @@ export async function runScenario(name: ScenarioName, options: ScenarioOptions):
       acked: load.ackedCount,
       failed: load.failedWrites,
       lost: lost.length,
-      maxUnavailableSeconds: round(maxAckGap(load.events, faultAt, Date.now()) / 1000),
+      // Measured while the load ran: what follows (verification, snapshots) is not client-facing time.
+      maxUnavailableSeconds: round(maxAckGap(load.events, faultAt, loadStoppedAt) / 1000),
       recoverySeconds: round((recoveredAt - recoveryFrom) / 1000),
       agentMsMedian: median(agentTimes),
       etcdVersion,
