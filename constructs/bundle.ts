@@ -1,5 +1,5 @@
 import { createHash } from 'crypto';
-import { existsSync, mkdtempSync, readFileSync } from 'fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'fs';
 import { tmpdir } from 'os';
 import { join } from 'path';
 import { buildSync } from 'esbuild';
@@ -30,6 +30,11 @@ export interface BundleOptions {
 
 // Bundling is pure in its inputs; memoizing keeps a test run that synthesizes dozens of stacks fast.
 const bundles = new Map<string, Bundle>();
+
+// Bundles are needed only while this process runs (TerraformAsset copies them into cdktf.out at synth time).
+process.once('exit', () => {
+  for (const bundle of bundles.values()) rmSync(bundle.directory, { recursive: true, force: true });
+});
 
 /**
  * Bundles `entryWithoutExtension` (`.ts` in a checkout, `.js` in the published
