@@ -8,7 +8,7 @@ import { BackupOptions, EtcdBackups } from './backups';
 import { EtcdDns } from './dns';
 import { EtcdDnsUpdater } from './dns-updater';
 import { EtcdEncryption } from './encryption';
-import { autoScalingGroupName, ETCD_CLIENT_PORT, normalizeDomain, peerFqdn, peerIndices, peerName, zoneIndexOf } from './naming';
+import { autoScalingGroupName, clientUrl, normalizeDomain, peerFqdn, peerIndices, peerName, zoneIndexOf } from './naming';
 import { EtcdNetwork, EtcdNetworkProps } from './network';
 import { EtcdPeer, PeerVolumeOptions, resolveVolumeOptions } from './peer';
 import { EtcdSecurity } from './security';
@@ -261,7 +261,7 @@ export class EtcdCluster extends Construct {
     out('peer_names', this.dns.peerFqdns, 'Peer FQDNs, by index');
     out(
       'client_endpoints',
-      peerIndices(size).map((i) => `${tls ? 'https' : 'http'}://${peerFqdn(this.domain, i)}:${ETCD_CLIENT_PORT}`),
+      peerIndices(size).map((i) => clientUrl(this.domain, i, tls)),
       'etcd client URLs (e.g. for kube-apiserver --etcd-servers)',
     );
     out('autoscaling_group_names', peerIndices(size).map((i) => autoScalingGroupName(props.clusterName, i)), 'Auto Scaling group of each peer');

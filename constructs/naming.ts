@@ -34,6 +34,16 @@ export function peerFqdn(domain: string, peerIndex: number): string {
   return `${peerName(peerIndex)}.${normalizeDomain(domain)}`;
 }
 
+/** Peer N's raft URL by name, never by IP, so the member survives IP changes: `https://peer-3.<domain>:2380`. */
+export function peerUrl(domain: string, peerIndex: number, tls: boolean): string {
+  return `${tls ? 'https' : 'http'}://${peerFqdn(domain, peerIndex)}:${ETCD_PEER_PORT}`;
+}
+
+/** Peer N's client URL by name: `https://peer-3.<domain>:2379`. */
+export function clientUrl(domain: string, peerIndex: number, tls: boolean): string {
+  return `${tls ? 'https' : 'http'}://${peerFqdn(domain, peerIndex)}:${ETCD_CLIENT_PORT}`;
+}
+
 /** Reads a peer index back from a peer name or FQDN (`peer-3` or `peer-3.example.internal`). */
 export function parsePeerName(name: string): number | undefined {
   const match = /^peer-(0|[1-9][0-9]{0,3})(\.|$)/.exec(name);

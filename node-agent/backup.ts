@@ -8,11 +8,11 @@ import { PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { createHash } from 'crypto';
 import { createReadStream, promises as fs } from 'fs';
 import { dirname, join } from 'path';
-import { peerName } from '../constructs/naming';
+import { clientUrl, peerName } from '../constructs/naming';
 import type { Logger } from '../runtime/log';
 import { AWS_RETRY, withRetry } from '../runtime/retry';
 import type { AgentConfig } from './config';
-import { run } from './system';
+import { runEtcdctl } from './etcdctl';
 
 /** Where snapshots go: S3 on AWS, a directory locally. */
 export interface BackupStore {
@@ -82,14 +82,11 @@ export class EtcdctlSnapshots implements SnapshotPort {
   constructor(
     private readonly config: AgentConfig,
     private readonly prefix: string[] = [],
-    private readonly endpoint = `${config.tls ? 'https' : 'http'}://${peerName(config.peerIndex)}.${config.domain}:2379`,
+    private readonly endpoint = clientUrl(config.domain, config.peerIndex, config.tls),
   ) {}
 
-  private async etcdctl(args: string[], timeoutMs = 120_000): Promise<string> {
-    const c = this.config;
-    const tls = c.tls ? ['--cacert', join(c.pkiDir, 'ca.crt'), '--cert', join(c.pkiDir, 'peer.crt'), '--key', join(c.pkiDir, 'peer.key')] : [];
-    const command = [...this.prefix, 'etcdctl', '--endpoints', this.endpoint, ...tls, '--dial-timeout', '3s', ...args];
-    const r = await run(command[0], command.slice(1), timeoutMs);
+  private async etcdctl(args: string[]): Promise<string> {
+    const r = await runEtcdctl(this.config, this.prefix, { endpoint: this.endpoint }, args, { dial: '3s' });
     if (r.code !== 0) throw new Error(`etcdctl ${args.join(' ')} failed: ${(r.stderr || r.stdout).trim().split('\n').pop()}`);
     return r.stdout;
   }

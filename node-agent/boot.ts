@@ -3,9 +3,10 @@
  * JSON line with its duration; any failure stops the sequence, so etcd (whose
  * unit requires this one) never starts on a wrong or unmounted data dir.
  */
+import { X509Certificate } from 'crypto';
 import { promises as fs } from 'fs';
 import { dirname, join } from 'path';
-import { peerFqdn, peerName, volumeLabel } from '../constructs/naming';
+import { peerFqdn, peerName, peerUrl, volumeLabel } from '../constructs/naming';
 import type { Logger } from '../runtime/log';
 import type { AgentConfig } from './config';
 import { classifyDataDir, DataDirState, decideFilesystem, decideMount } from './decisions';
@@ -142,8 +143,7 @@ export async function writePeerCertificates(config: AgentConfig, caStore: CaStor
   }
   // etcd runs as its own user and must read its key: a failed chown fails the boot rather than etcd later.
   if (config.etcdUser !== 'root') await ownDataDir(config.pkiDir, config.etcdUser);
-  const notAfter = new Date(Date.now() + config.certLifetimeHours * 3_600_000).toISOString();
-  return { names, notAfter };
+  return { names, notAfter: new Date(new X509Certificate(leaf.certPem).validTo).toISOString() };
 }
 
 /** What a successful boot did; `dataDir` tells a later step whether this peer starts fresh or holds a member. */
@@ -206,7 +206,7 @@ export async function boot(config: AgentConfig, deps: BootDeps): Promise<BootRep
  */
 export async function planStart(config: AgentConfig, dataDir: DataDirState, membership: MembershipPort | undefined, log: Logger): Promise<{ initialCluster: string } | undefined> {
   if (dataDir === 'member') return undefined;
-  const self = { name: peerName(config.peerIndex), peerUrl: `${config.tls ? 'https' : 'http'}://${peerFqdn(config.domain, config.peerIndex)}:2380`, clusterToken: config.clusterToken };
+  const self = { name: peerName(config.peerIndex), peerUrl: peerUrl(config.domain, config.peerIndex, config.tls), clusterToken: config.clusterToken };
   const view = membership ? await membership.view() : ({ kind: 'no-answer' } as const);
   const plan: StartPlan = decideStart(dataDir, view, self);
   log.info('start decision', { dataDir, cluster: view.kind === 'answered' ? { healthy: view.healthy, members: view.members.length } : 'no answer', ...plan });

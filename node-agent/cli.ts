@@ -5,7 +5,7 @@
  *   node-agent prepare-volume --device DEV --mount-point DIR [--fs-type ext4] [--owner USER] [--label LABEL]
  * Exit 0 only when every step held; 1 on a refusal or failure (etcd then stays down); 2 on bad usage.
  */
-import { readFileSync } from 'fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'fs';
 import { promises as dns } from 'dns';
 import { jsonLogger } from '../runtime/log';
 import { AwsVolumeProvider } from './aws';
@@ -13,7 +13,7 @@ import { DirectoryBackupStore, EtcdctlSnapshots, S3BackupStore, takeSnapshot } f
 import { boot, prepareVolume, writePeerCertificates } from './boot';
 import { DirectoryCaStore, SecretsManagerCaStore } from './ca-store';
 import { AgentConfig, parseAgentConfig } from './config';
-import { EtcdctlMembership } from './etcdctl';
+import { EtcdctlMembership, etcdctlPrefix } from './etcdctl';
 import { CaStore, issueCertificate } from './pki';
 import { LocalVolumeProvider } from './local';
 
@@ -53,7 +53,12 @@ function readConfig(file: string | undefined): AgentConfig {
   } catch (error) {
     throw new UsageError(`cannot read config ${file}: ${(error as Error).message}`);
   }
-  return parseAgentConfig(raw, file);
+  try {
+    return parseAgentConfig(raw, file);
+  } catch (error) {
+    // A config that does not validate is bad input (exit 2), not a failed boot.
+    throw new UsageError((error as Error).message);
+  }
 }
 
 function caStoreFor(config: AgentConfig): CaStore | undefined {
@@ -77,7 +82,7 @@ export async function main(argv: string[]): Promise<number> {
         custom.setServers(config.local.dnsServers);
         resolver = custom;
       }
-      const membership = new EtcdctlMembership(config, config.local?.netns ? ['ip', 'netns', 'exec', config.local.netns] : []);
+      const membership = new EtcdctlMembership(config, etcdctlPrefix(config));
       await boot(config, { volumes, resolver, log, caStore: caStoreFor(config), membership, listenAddress: config.mode === 'local' ? config.local!.ipAddress : '0.0.0.0' });
       return 0;
     }
@@ -85,7 +90,7 @@ export async function main(argv: string[]): Promise<number> {
       const config = readConfig(parseFlags(rest, ['config']).config);
       if (!config.backup) throw new UsageError('this config has no "backup" destination');
       const store = config.backup.bucket ? new S3BackupStore(config.backup.bucket) : new DirectoryBackupStore(config.backup.dir!);
-      const etcd = new EtcdctlSnapshots(config, config.local?.netns ? ['ip', 'netns', 'exec', config.local.netns] : []);
+      const etcd = new EtcdctlSnapshots(config, etcdctlPrefix(config));
       await takeSnapshot(config, { etcd, store, log });
       return 0;
     }
@@ -117,7 +122,6 @@ export async function main(argv: string[]): Promise<number> {
         throw new Error(`the cluster CA does not exist yet; it is created when the first ${clusterName} peer boots`);
       });
       const cert = await issueCertificate(ca, { commonName: flags.name, dnsNames: [], lifetimeHours: hours, usage: 'client' });
-      const { mkdirSync, writeFileSync } = await import('fs');
       mkdirSync(flags.out, { recursive: true });
       writeFileSync(`${flags.out}/ca.crt`, ca.certPem);
       writeFileSync(`${flags.out}/${flags.name}.crt`, cert.certPem);

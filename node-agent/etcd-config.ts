@@ -1,5 +1,5 @@
 /** Renders etcd's configuration file for peer N (pure). */
-import { ETCD_CLIENT_PORT, ETCD_PEER_PORT, peerFqdn, peerName } from '../constructs/naming';
+import { clientUrl, ETCD_CLIENT_PORT, ETCD_PEER_PORT, peerName, peerUrl } from '../constructs/naming';
 import type { AgentConfig } from './config';
 
 /**
@@ -10,15 +10,14 @@ import type { AgentConfig } from './config';
  */
 export function renderEtcdConfig(c: AgentConfig, listenAddress = '0.0.0.0', joining?: { initialCluster: string }): string {
   const scheme = c.tls ? 'https' : 'http';
-  const fqdn = peerFqdn(c.domain, c.peerIndex);
   const lines = [
     `# Written by the etcd node agent for ${peerName(c.peerIndex)} of ${c.clusterName}; rewritten at every boot.`,
     `name: ${peerName(c.peerIndex)}`,
     `data-dir: ${c.dataDir}`,
     // First formation: DNS discovery. Joining a live cluster: its current members, state existing.
     ...(joining ? [`initial-cluster: ${joining.initialCluster}`] : [`discovery-srv: ${c.domain}`]),
-    `initial-advertise-peer-urls: ${scheme}://${fqdn}:${ETCD_PEER_PORT}`,
-    `advertise-client-urls: ${scheme}://${fqdn}:${ETCD_CLIENT_PORT}`,
+    `initial-advertise-peer-urls: ${peerUrl(c.domain, c.peerIndex, c.tls)}`,
+    `advertise-client-urls: ${clientUrl(c.domain, c.peerIndex, c.tls)}`,
     `listen-peer-urls: ${scheme}://${listenAddress}:${ETCD_PEER_PORT}`,
     `listen-client-urls: ${scheme}://${listenAddress}:${ETCD_CLIENT_PORT}`,
     `initial-cluster-token: ${c.clusterToken}`,

@@ -6,7 +6,23 @@
 import { join } from 'path';
 import type { AgentConfig } from './config';
 import { ClusterView, parseInitialCluster, parseMemberList } from './membership';
-import { run } from './system';
+import { CommandResult, run } from './system';
+
+/** How etcdctl finds members: DNS discovery, or one explicit endpoint (this peer's own). */
+export type EtcdctlTarget = { readonly discoverySrv: string } | { readonly endpoint: string };
+
+/** Runs the instance's etcdctl, authenticated with this peer's own certificate when TLS is on. */
+export function runEtcdctl(config: AgentConfig, prefix: string[], target: EtcdctlTarget, args: string[], timeouts: { dial: string; command?: string }): Promise<CommandResult> {
+  const tls = config.tls ? ['--cacert', join(config.pkiDir, 'ca.crt'), '--cert', join(config.pkiDir, 'peer.crt'), '--key', join(config.pkiDir, 'peer.key')] : [];
+  const where = 'discoverySrv' in target ? ['--discovery-srv', target.discoverySrv] : ['--endpoints', target.endpoint];
+  const command = [...prefix, 'etcdctl', ...where, ...tls, '--dial-timeout', timeouts.dial, ...(timeouts.command ? ['--command-timeout', timeouts.command] : []), ...args];
+  return run(command[0], command.slice(1), 120_000);
+}
+
+/** The command prefix that puts etcdctl into the peer's network view: `ip netns exec NS` in the local cluster, nothing on AWS. */
+export function etcdctlPrefix(config: AgentConfig): string[] {
+  return config.local?.netns ? ['ip', 'netns', 'exec', config.local.netns] : [];
+}
 
 /** What the start decision needs from the live cluster. */
 export interface MembershipPort {
@@ -23,11 +39,8 @@ export class EtcdctlMembership implements MembershipPort {
     private readonly prefix: string[] = [],
   ) {}
 
-  private async etcdctl(args: string[], commandTimeout = '5s') {
-    const c = this.config;
-    const tls = c.tls ? ['--cacert', join(c.pkiDir, 'ca.crt'), '--cert', join(c.pkiDir, 'peer.crt'), '--key', join(c.pkiDir, 'peer.key')] : [];
-    const command = [...this.prefix, 'etcdctl', '--discovery-srv', c.domain, ...tls, '--dial-timeout', '1s', '--command-timeout', commandTimeout, ...args];
-    return run(command[0], command.slice(1), 30_000);
+  private etcdctl(args: string[], commandTimeout = '5s'): Promise<CommandResult> {
+    return runEtcdctl(this.config, this.prefix, { discoverySrv: this.config.domain }, args, { dial: '1s', command: commandTimeout });
   }
 
   async view(): Promise<ClusterView> {

@@ -46,7 +46,8 @@ export interface ScenarioResult {
   readonly memberIdsChanged: string[];
   readonly membersBefore: Record<string, string>;
   readonly membersAfter: Record<string, string>;
-  readonly replacements: { peer: number; instanceId: string; ip: string }[];
+  /** Instances launched after the failure; `hookCompleted`: the real DNS updater completed its launch lifecycle action. */
+  readonly replacements: { peer: number; instanceId: string; ip: string; hookCompleted: boolean }[];
   readonly lostKeys: string[];
   /** Every peer's snapshot timer fired once after healing: how many took one (only the leader should). */
   readonly snapshot: { readonly taken: number; readonly skipped: number; readonly members?: number; readonly revision?: number };
@@ -179,7 +180,7 @@ export async function runScenario(name: ScenarioName, options: ScenarioOptions):
       memberIdsChanged,
       membersBefore: Object.fromEntries(membersBefore),
       membersAfter: Object.fromEntries(membersAfter),
-      replacements: replacementsList.map((i) => ({ peer: i.peerIndex, instanceId: i.id, ip: i.host.ip })),
+      replacements: replacementsList.map((i) => ({ peer: i.peerIndex, instanceId: i.id, ip: i.host.ip, hookCompleted: cluster.lifecycleCompleted.has(i.id) })),
       lostKeys: lost.slice(0, 20),
       snapshot: { taken: snap.taken, skipped: snap.skipped, members: snap.uploaded[0]?.members, revision: snap.uploaded[0]?.revision },
       timeline: { startedAt, load: load.events, healthy, marks },

@@ -1,5 +1,7 @@
 import {
   autoScalingGroupName,
+  clientUrl,
+  peerUrl,
   normalizeDomain,
   parsePeerName,
   peerFqdn,
@@ -39,6 +41,11 @@ describe('naming', () => {
     expect(peerIndexOfGroup('prod', 'prod2-peer-7')).toBeUndefined();
     expect(peerIndexOfGroup('prod', 'other-peer-7')).toBeUndefined();
     expect(peerIndexOfGroup('prod', 'prod-peer-7-extra')).toBeUndefined();
+  });
+
+  test('URLs by name, never by IP', () => {
+    expect(peerUrl('prod.internal', 3, true)).toBe('https://peer-3.prod.internal:2380');
+    expect(clientUrl('prod.internal', 3, false)).toBe('http://peer-3.prod.internal:2379');
   });
 
   test('peer names parse back', () => {

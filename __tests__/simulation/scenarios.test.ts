@@ -3,6 +3,8 @@
  * namespaces, volumes on loop devices, DNS discovery through dnsmasq, the real
  * node agent and the real DNS updater logic. Needs root and Linux namespaces.
  */
+import { execFileSync } from 'child_process';
+import { existsSync, readFileSync } from 'fs';
 import { join } from 'path';
 import { tmpdir } from 'os';
 import { runScenario, ScenarioResult } from '../../simulation/scenarios';
@@ -21,12 +23,33 @@ function expectHealedWithoutLoss(r: ScenarioResult, killed: number[], idsMayChan
   // Every killed peer came back on a new instance with a new IP.
   expect(r.replacements.map((x) => x.peer).sort((a, b) => a - b)).toEqual(killed);
   expect(new Set(r.replacements.map((x) => x.ip)).size).toBe(killed.length);
+  // The real DNS updater completed each replacement's launch lifecycle action after writing its record.
+  expect(r.replacements.filter((x) => !x.hookCompleted)).toEqual([]);
   // Every peer's snapshot timer fired: only the leader took one, of all nine members.
   expect(r.snapshot).toMatchObject({ taken: 1, skipped: 8, members: 9 });
   expect(r.snapshot.revision).toBeGreaterThan(r.acked);
 }
 
+/** What a finished run may not leave behind: processes, mounts, loop devices, namespaces, links, host settings. */
+function leftovers(dir: string): string[] {
+  const found: string[] = [];
+  const sh = (cmd: string, args: string[]) => execFileSync(cmd, args, { encoding: 'utf8' });
+  if (/etcdsim/.test(sh('ip', ['netns', 'list']))) found.push('network namespaces');
+  if (/etcdsim/.test(sh('ip', ['-o', 'link', 'show']))) found.push('links');
+  if (sh('losetup', ['-n', '-O', 'BACK-FILE']).includes(dir)) found.push('loop devices');
+  if (readFileSync('/proc/self/mountinfo', 'utf8').includes(dir)) found.push('mounts');
+  if (sh('ps', ['-eo', 'args']).split('\n').some((l) => l.startsWith('etcd ') && l.includes(dir))) found.push('etcd processes');
+  if (existsSync('/run/etcdsim-runs.json') || existsSync('/run/etcdsim-ip-forward-before')) found.push('run registry or saved ip_forward');
+  return found;
+}
+
 describeWithRoot('local cluster scenarios (9 peers, 3 zones)', why, () => {
+  const forwardingBefore = readFileSync('/proc/sys/net/ipv4/ip_forward', 'utf8');
+  afterAll(() => {
+    // Every run restores the host's own routing setting.
+    expect(readFileSync('/proc/sys/net/ipv4/ip_forward', 'utf8')).toBe(forwardingBefore);
+  });
+
   const lines: string[] = [];
   const progress = (line: string) => lines.push(line);
   afterEach(() => {
@@ -36,17 +59,23 @@ describeWithRoot('local cluster scenarios (9 peers, 3 zones)', why, () => {
   });
 
   test('zone-and-node: a whole zone plus one more peer die while writing; nothing acknowledged is lost', async () => {
-    const r = await runScenario('zone-and-node', { peers: 9, zones: 3, dir: join(tmpdir(), 'etcdsim-test', 'zone-and-node'), progress });
+    const dir = join(tmpdir(), 'etcdsim-test', 'zone-and-node');
+    const r = await runScenario('zone-and-node', { peers: 9, zones: 3, dir, progress });
+    expect(leftovers(dir)).toEqual([]);
     expectHealedWithoutLoss(r, [0, 1, 3, 6]);
   }, 300_000);
 
   test('whole-cluster: every instance dies at once; all nine come back with their data, no operator', async () => {
-    const r = await runScenario('whole-cluster', { peers: 9, zones: 3, dir: join(tmpdir(), 'etcdsim-test', 'whole-cluster'), progress });
+    const dir = join(tmpdir(), 'etcdsim-test', 'whole-cluster');
+    const r = await runScenario('whole-cluster', { peers: 9, zones: 3, dir, progress });
+    expect(leftovers(dir)).toEqual([]);
     expectHealedWithoutLoss(r, [0, 1, 2, 3, 4, 5, 6, 7, 8]);
   }, 300_000);
 
   test('volume-lost: a peer comes back with an empty volume and rejoins as a new member, never under its old identity', async () => {
-    const r = await runScenario('volume-lost', { peers: 9, zones: 3, dir: join(tmpdir(), 'etcdsim-test', 'volume-lost'), progress });
+    const dir = join(tmpdir(), 'etcdsim-test', 'volume-lost');
+    const r = await runScenario('volume-lost', { peers: 9, zones: 3, dir, progress });
+    expect(leftovers(dir)).toEqual([]);
     expectHealedWithoutLoss(r, [4], ['peer-4']);
   }, 300_000);
 });
