@@ -1,10 +1,8 @@
 import { Construct } from 'constructs';
 import { S3Bucket } from '@cdktf/provider-aws/lib/s3-bucket';
 import { S3BucketLifecycleConfiguration } from '@cdktf/provider-aws/lib/s3-bucket-lifecycle-configuration';
+import { BACKUP_KEYS } from './naming';
 import { PrivateBucket } from './private-bucket';
-
-/** Key prefix every snapshot is written under; the peers may write nothing else in the bucket. */
-export const SNAPSHOT_PREFIX = 'snapshots/';
 
 /** Options of the cluster's snapshots. */
 export interface BackupOptions {
@@ -68,14 +66,14 @@ export class EtcdBackups extends Construct {
         {
           id: 'frequent-snapshots',
           status: 'Enabled',
-          filter: [{ prefix: `${SNAPSHOT_PREFIX}frequent/` }],
+          filter: [{ prefix: BACKUP_KEYS.frequent }],
           expiration: [{ days: frequent }],
           noncurrentVersionExpiration: [{ noncurrentDays: 1 }],
         },
         {
           id: 'daily-snapshots',
           status: 'Enabled',
-          filter: [{ prefix: `${SNAPSHOT_PREFIX}daily/` }],
+          filter: [{ prefix: BACKUP_KEYS.daily }],
           expiration: [{ days: daily }],
           // Each run overwrites the day's object; the day's earlier versions go after two days.
           noncurrentVersionExpiration: [{ noncurrentDays: 2 }],

@@ -133,3 +133,26 @@ function assertPeerIndex(peerIndex: number): void {
     throw new Error(`peer index must be a non-negative integer, got ${peerIndex}`);
   }
 }
+
+/**
+ * The backup bucket's layout, shared by the bucket's lifecycle rules, the
+ * instance policy and the agent: every snapshot under `frequent/`, the day's
+ * latest under `daily/`, and each peer's report on its volume under `peers/`.
+ */
+export const BACKUP_KEYS = {
+  snapshots: 'snapshots/',
+  frequent: 'snapshots/frequent/',
+  daily: 'snapshots/daily/',
+  peerReports: 'peers/',
+} as const;
+
+/** Where peer i reports whether its volume is empty (`peers/peer-i.json`). */
+export function peerReportKey(peerIndex: number): string {
+  return `${BACKUP_KEYS.peerReports}${peerName(peerIndex)}.json`;
+}
+
+/** The peer a report key belongs to, or `undefined` for any other key. */
+export function peerIndexOfReportKey(key: string): number | undefined {
+  if (!key.startsWith(BACKUP_KEYS.peerReports) || !key.endsWith('.json')) return undefined;
+  return parsePeerName(key.slice(BACKUP_KEYS.peerReports.length, -'.json'.length));
+}

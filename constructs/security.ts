@@ -7,8 +7,7 @@ import { SecretsmanagerSecret } from '@cdktf/provider-aws/lib/secretsmanager-sec
 import { SecurityGroup } from '@cdktf/provider-aws/lib/security-group';
 import { VpcSecurityGroupEgressRule } from '@cdktf/provider-aws/lib/vpc-security-group-egress-rule';
 import { VpcSecurityGroupIngressRule } from '@cdktf/provider-aws/lib/vpc-security-group-ingress-rule';
-import { SNAPSHOT_PREFIX } from './backups';
-import { CLUSTER_TAG_KEY, ETCD_CLIENT_PORT, ETCD_PEER_PORT, autoScalingGroupNamePattern } from './naming';
+import { BACKUP_KEYS, CLUSTER_TAG_KEY, ETCD_CLIENT_PORT, ETCD_PEER_PORT, autoScalingGroupNamePattern } from './naming';
 
 /** Props of {@link EtcdSecurity}. */
 export interface EtcdSecurityProps {
@@ -201,9 +200,7 @@ export class EtcdSecurity extends Construct {
             Resource: [`${props.artifactBucketArn}/node-agent/*`, `${props.artifactBucketArn}/etcd/*`],
           },
           ...caStatements,
-          ...(props.backupBucketArn
-            ? [{ Sid: 'WriteSnapshotsOnly', Effect: 'Allow', Action: ['s3:PutObject'], Resource: `${props.backupBucketArn}/${SNAPSHOT_PREFIX}*` }]
-            : []),
+          ...(props.backupBucketArn ? backupStatements(props.backupBucketArn) : []),
           {
             Sid: 'UseClusterKeyForVolumesSecretAndArtifacts',
             Effect: 'Allow',
@@ -226,4 +223,24 @@ export class EtcdSecurity extends Construct {
       role: this.instanceRole.name,
     });
   }
+}
+
+/**
+ * Snapshots and peers' volume reports: written and read under their two
+ * prefixes only (a restore reads both), listed under the same prefixes;
+ * nothing may be deleted (versioning and the lifecycle rules expire them).
+ */
+function backupStatements(bucketArn: string): object[] {
+  const objects = [`${bucketArn}/${BACKUP_KEYS.snapshots}*`, `${bucketArn}/${BACKUP_KEYS.peerReports}*`];
+  return [
+    { Sid: 'WriteSnapshotsAndPeerReports', Effect: 'Allow', Action: ['s3:PutObject'], Resource: objects },
+    { Sid: 'ReadSnapshotsAndPeerReportsForRestore', Effect: 'Allow', Action: ['s3:GetObject'], Resource: objects },
+    {
+      Sid: 'ListSnapshotsAndPeerReports',
+      Effect: 'Allow',
+      Action: ['s3:ListBucket'],
+      Resource: bucketArn,
+      Condition: { StringLike: { 's3:prefix': [`${BACKUP_KEYS.snapshots}*`, `${BACKUP_KEYS.peerReports}*`] } },
+    },
+  ];
 }

@@ -4,19 +4,42 @@
  * verified (`etcdctl snapshot status`) before it is uploaded with its
  * revision, member count and checksum as object metadata.
  */
-import { PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { GetObjectCommand, ListObjectsV2Command, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { createHash } from 'crypto';
-import { createReadStream, promises as fs } from 'fs';
+import { createReadStream, createWriteStream, promises as fs } from 'fs';
 import { dirname, join } from 'path';
-import { clientUrl, peerName } from '../constructs/naming';
+import type { Readable } from 'stream';
+import { pipeline } from 'stream/promises';
+import { BACKUP_KEYS, clientUrl, peerIndexOfReportKey, peerName, peerReportKey } from '../constructs/naming';
 import type { Logger } from '../runtime/log';
 import { AWS_RETRY, withRetry } from '../runtime/retry';
 import type { AgentConfig } from './config';
+import { classifyDataDir } from './decisions';
 import { runEtcdctl } from './etcdctl';
+import type { PeerReport, PeerReportBody, SnapshotRef } from './recovery';
 
-/** Where snapshots go: S3 on AWS, a directory locally. */
+/** Where snapshots and the peers' volume reports go: S3 on AWS, a directory locally. */
 export interface BackupStore {
   upload(key: string, file: string, metadata: Record<string, string>): Promise<void>;
+  /** Every snapshot object with the time the store recorded it. */
+  listSnapshots(): Promise<SnapshotRef[]>;
+  /** Writes a snapshot to `file` and returns its metadata. */
+  download(key: string, file: string): Promise<Record<string, string>>;
+  /** Records what peer i says about its volume; the store's clock stamps it. */
+  putPeerReport(peerIndex: number, body: PeerReportBody): Promise<void>;
+  /** The latest report of every peer; an unreadable report counts as none. */
+  readPeerReports(): Promise<PeerReport[]>;
+}
+
+/** Reads a report body; anything else is no report (a peer that said nothing readable may hold data). */
+export function parsePeerReportBody(text: string): PeerReportBody | undefined {
+  try {
+    const body = JSON.parse(text) as { state?: unknown; restoredFrom?: unknown };
+    if (body.state !== 'fresh' && body.state !== 'member') return undefined;
+    return { state: body.state, ...(typeof body.restoredFrom === 'string' ? { restoredFrom: body.restoredFrom } : {}) };
+  } catch {
+    return undefined;
+  }
 }
 
 /** What the agent asks etcd about its own member. */
@@ -33,7 +56,7 @@ export interface SnapshotPort {
 /** The object keys of one snapshot: every run under `frequent/`, and the day's latest under `daily/`. */
 export function snapshotKeys(now: Date, revision: number): { frequent: string; daily: string } {
   const stamp = now.toISOString().replace(/\.\d{3}Z$/, 'Z').replace(/:/g, '-');
-  return { frequent: `snapshots/frequent/${stamp}-rev${revision}.db`, daily: `snapshots/daily/${now.toISOString().slice(0, 10)}.db` };
+  return { frequent: `${BACKUP_KEYS.frequent}${stamp}-rev${revision}.db`, daily: `${BACKUP_KEYS.daily}${now.toISOString().slice(0, 10)}.db` };
 }
 
 /** The result of one snapshot run. */
@@ -75,6 +98,23 @@ export async function takeSnapshot(
   } finally {
     await fs.rm(file, { force: true });
   }
+}
+
+/**
+ * Re-reports `member` for a data dir that holds one (the snapshot timer runs
+ * this on every peer), so a report of an empty volume from before the last
+ * snapshot never stands for a peer that has data now.
+ */
+export async function refreshPeerReport(config: AgentConfig, store: BackupStore, log: Logger): Promise<boolean> {
+  const top = await fs.readdir(config.dataDir).catch(() => [] as string[]);
+  const member = top.includes('member') ? await fs.readdir(join(config.dataDir, 'member')).catch(() => undefined) : undefined;
+  if (classifyDataDir(top, member) !== 'member') {
+    log.warn('peer report not refreshed: the data dir holds no member', { dataDir: config.dataDir });
+    return false;
+  }
+  const restoredFrom = (await store.readPeerReports()).find((r) => r.peer === config.peerIndex)?.restoredFrom;
+  await store.putPeerReport(config.peerIndex, { state: 'member', ...(restoredFrom ? { restoredFrom } : {}) });
+  return true;
 }
 
 /** {@link SnapshotPort} through etcdctl against this peer's own client URL. */
@@ -125,17 +165,96 @@ export class S3BackupStore implements BackupStore {
       AWS_RETRY,
     );
   }
+
+  async listSnapshots(): Promise<SnapshotRef[]> {
+    return (await this.list(BACKUP_KEYS.snapshots)).filter((o) => o.key.endsWith('.db'));
+  }
+
+  async download(key: string, file: string): Promise<Record<string, string>> {
+    return withRetry(async () => {
+      const object = await this.client.send(new GetObjectCommand({ Bucket: this.bucket, Key: key }));
+      // A fresh write stream per attempt: a retry never appends to a half-written file.
+      await pipeline(object.Body as Readable, createWriteStream(file));
+      return object.Metadata ?? {};
+    }, AWS_RETRY);
+  }
+
+  async putPeerReport(peerIndex: number, body: PeerReportBody): Promise<void> {
+    await withRetry(
+      () => this.client.send(new PutObjectCommand({ Bucket: this.bucket, Key: peerReportKey(peerIndex), Body: JSON.stringify(body), ContentType: 'application/json' })),
+      AWS_RETRY,
+    );
+  }
+
+  async readPeerReports(): Promise<PeerReport[]> {
+    const reports: PeerReport[] = [];
+    for (const { key } of await this.list(BACKUP_KEYS.peerReports)) {
+      const peer = peerIndexOfReportKey(key);
+      if (peer === undefined) continue;
+      const object = await withRetry(() => this.client.send(new GetObjectCommand({ Bucket: this.bucket, Key: key })), AWS_RETRY);
+      const body = parsePeerReportBody((await object.Body?.transformToString()) ?? '');
+      // The time of the version read, not of the listing: a report rewritten in between is judged by its own time.
+      if (body && object.LastModified) reports.push({ peer, ...body, at: object.LastModified.getTime() });
+    }
+    return reports;
+  }
+
+  private async list(prefix: string): Promise<SnapshotRef[]> {
+    const found: SnapshotRef[] = [];
+    let token: string | undefined;
+    do {
+      const page = await withRetry(() => this.client.send(new ListObjectsV2Command({ Bucket: this.bucket, Prefix: prefix, ContinuationToken: token })), AWS_RETRY);
+      for (const o of page.Contents ?? []) if (o.Key && o.LastModified) found.push({ key: o.Key, at: o.LastModified.getTime() });
+      token = page.IsTruncated ? page.NextContinuationToken : undefined;
+    } while (token);
+    return found;
+  }
 }
 
-/** Snapshots in a directory (local mode): the file, and its metadata beside it as JSON. */
+/** Snapshots in a directory (local mode): the file, and its metadata beside it as JSON; times are modification times. */
 export class DirectoryBackupStore implements BackupStore {
   constructor(private readonly dir: string) {}
 
   async upload(key: string, file: string, metadata: Record<string, string>): Promise<void> {
     const target = join(this.dir, key);
     await fs.mkdir(dirname(target), { recursive: true });
+    // Metadata first: a snapshot is listed only once its file is renamed into place, and then its metadata exists.
+    await fs.writeFile(`${target}.json`, JSON.stringify(metadata, null, 2));
     await fs.copyFile(file, `${target}.tmp`);
     await fs.rename(`${target}.tmp`, target);
-    await fs.writeFile(`${target}.json`, JSON.stringify(metadata, null, 2));
+  }
+
+  async listSnapshots(): Promise<SnapshotRef[]> {
+    const found: SnapshotRef[] = [];
+    for (const tier of [BACKUP_KEYS.frequent, BACKUP_KEYS.daily]) {
+      const names = await fs.readdir(join(this.dir, tier)).catch(() => [] as string[]);
+      for (const name of names.filter((n) => n.endsWith('.db'))) found.push({ key: tier + name, at: (await fs.stat(join(this.dir, tier, name))).mtimeMs });
+    }
+    return found;
+  }
+
+  async download(key: string, file: string): Promise<Record<string, string>> {
+    await fs.copyFile(join(this.dir, key), file);
+    return JSON.parse(await fs.readFile(join(this.dir, `${key}.json`), 'utf8'));
+  }
+
+  async putPeerReport(peerIndex: number, body: PeerReportBody): Promise<void> {
+    const target = join(this.dir, peerReportKey(peerIndex));
+    await fs.mkdir(dirname(target), { recursive: true });
+    await fs.writeFile(`${target}.tmp`, JSON.stringify(body));
+    await fs.rename(`${target}.tmp`, target);
+  }
+
+  async readPeerReports(): Promise<PeerReport[]> {
+    const dir = join(this.dir, BACKUP_KEYS.peerReports);
+    const reports: PeerReport[] = [];
+    for (const name of await fs.readdir(dir).catch(() => [] as string[])) {
+      const peer = peerIndexOfReportKey(BACKUP_KEYS.peerReports + name);
+      if (peer === undefined) continue;
+      const [text, stat] = await Promise.all([fs.readFile(join(dir, name), 'utf8').catch(() => ''), fs.stat(join(dir, name)).catch(() => undefined)]);
+      const body = parsePeerReportBody(text);
+      if (body && stat) reports.push({ peer, ...body, at: stat.mtimeMs });
+    }
+    return reports;
   }
 }

@@ -11,8 +11,11 @@ import type { Logger } from '../runtime/log';
 import type { AgentConfig } from './config';
 import { classifyDataDir, DataDirState, decideFilesystem, decideMount } from './decisions';
 import { renderEtcdConfig } from './etcd-config';
+import type { BackupStore } from './backup';
 import type { MembershipPort } from './etcdctl';
 import { decideStart, StartPlan } from './membership';
+import { newestSnapshot, RecoveryFacts } from './recovery';
+import { restoreSnapshot, SnapshotRestorer } from './restore';
 import { CaStore, createCa, issueCertificate, validateCa } from './pki';
 import type { NameResolver, VolumeProvider } from './ports';
 import { createFilesystem, deviceNumberOf, mountDevice, ownDataDir, probeDevice, readMountTable } from './system';
@@ -109,6 +112,10 @@ export interface BootDeps {
   readonly caStore?: CaStore;
   /** The live cluster's membership; asked only when the volume is fresh. */
   readonly membership?: MembershipPort;
+  /** Snapshots and the peers' volume reports; without it a fresh volume that finds no member can only bootstrap. */
+  readonly backups?: BackupStore;
+  /** Unpacks a snapshot; required with `backups`. */
+  readonly restorer?: SnapshotRestorer;
 }
 
 /** What {@link writePeerCertificates} issued. */
@@ -173,7 +180,7 @@ export async function boot(config: AgentConfig, deps: BootDeps): Promise<BootRep
     if (!deps.caStore) throw new AgentRefusal('TLS is on but no CA store was given; etcd would start without certificates');
     await step(log, 'issue-certificates', () => writePeerCertificates(config, deps.caStore!), (issued) => ({ ...issued, pkiDir: config.pkiDir }));
   }
-  const joining = await step(log, 'decide-start', () => planStart(config, prepared.dataDir, deps.membership, log), (j) => ({ dataDir: prepared.dataDir, joining: j }));
+  const joining = await step(log, 'decide-start', () => planStart(config, prepared.dataDir, { ...deps, sleep }), (j) => ({ dataDir: prepared.dataDir, joining: j }));
   await step(
     log,
     'write-etcd-config',
@@ -201,30 +208,106 @@ export async function boot(config: AgentConfig, deps: BootDeps): Promise<BootRep
 }
 
 /**
- * Decides how etcd starts and carries out any membership change first.
+ * Decides how etcd starts and carries out any membership change or restore
+ * first. A fresh volume that cannot decide yet (no quorum; peers that may hold
+ * data have not reported) asks again until `deadlines.decideSeconds`, then
+ * refuses. Before returning, the peer reports `member`: from then on etcd may
+ * run on this volume, and no other peer may restore beside it.
  * Returns the initial cluster to join with, or `undefined` for a normal start.
  */
-export async function planStart(config: AgentConfig, dataDir: DataDirState, membership: MembershipPort | undefined, log: Logger): Promise<{ initialCluster: string } | undefined> {
-  if (dataDir === 'member') return undefined;
-  const self = { name: peerName(config.peerIndex), peerUrl: peerUrl(config.domain, config.peerIndex, config.tls), clusterToken: config.clusterToken };
-  const view = membership ? await membership.view() : ({ kind: 'no-answer' } as const);
-  const plan: StartPlan = decideStart(dataDir, view, self);
-  log.info('start decision', { dataDir, cluster: view.kind === 'answered' ? { healthy: view.healthy, members: view.members.length } : 'no answer', ...plan });
+export async function planStart(
+  config: AgentConfig,
+  dataDir: DataDirState,
+  deps: Pick<BootDeps, 'membership' | 'backups' | 'restorer' | 'log'> & { sleep: (ms: number) => Promise<void> },
+): Promise<{ initialCluster: string } | undefined> {
+  const { log, backups, membership } = deps;
+  const self = {
+    name: peerName(config.peerIndex),
+    index: config.peerIndex,
+    peerCount: config.peerCount,
+    peerUrl: peerUrl(config.domain, config.peerIndex, config.tls),
+    clusterToken: config.clusterToken,
+  };
+  // What this peer restored from last is carried from report to report (see RecoveryFacts.ownRestoredFrom),
+  // so it is read before this boot's first report overwrites it.
+  const lastOwnReport = async () => (await backups!.readPeerReports()).find((r) => r.peer === config.peerIndex);
+  if (dataDir === 'member') {
+    // A peer on its own data starts whatever the store says; the report only keeps others from restoring beside it.
+    // If the store cannot be read, no report is written rather than one that forgets what this peer restored from.
+    if (backups) {
+      try {
+        const restoredFrom = (await lastOwnReport())?.restoredFrom;
+        await backups.putPeerReport(config.peerIndex, { state: 'member', ...(restoredFrom ? { restoredFrom } : {}) });
+      } catch (error) {
+        log.warn('could not report this peer\'s volume to the backup store', { error: (error as Error).message });
+      }
+    }
+    return undefined;
+  }
+
+  const deadline = Date.now() + config.deadlines.decideSeconds * 1000;
+  let lastLog = 0;
+  let plan: StartPlan;
+  let own: { restoredFrom?: string } | undefined;
+  for (;;) {
+    let facts: RecoveryFacts | undefined;
+    try {
+      if (backups) {
+        own ??= { restoredFrom: (await lastOwnReport())?.restoredFrom };
+        await backups.putPeerReport(config.peerIndex, { state: 'fresh', ...(own.restoredFrom ? { restoredFrom: own.restoredFrom } : {}) });
+      }
+      const view = membership ? await membership.view() : ({ kind: 'no-answer' } as const);
+      if (backups) facts = { newestSnapshot: newestSnapshot(await backups.listSnapshots()), reports: await backups.readPeerReports(), ownRestoredFrom: own?.restoredFrom };
+      plan = decideStart(dataDir, view, self, facts);
+      if (plan.action !== 'wait' || Date.now() - lastLog >= 10_000) {
+        log.info('start decision', {
+          dataDir,
+          cluster: view.kind === 'answered' ? { healthy: view.healthy, members: view.members.length } : 'no answer',
+          newestSnapshot: facts?.newestSnapshot?.key,
+          reports: facts?.reports.map((r) => `${peerName(r.peer)}:${r.state}`).join(' '),
+          ...plan,
+        });
+        lastLog = Date.now();
+      }
+    } catch (error) {
+      // The store or etcdctl failing is a reason to ask again, never to guess.
+      plan = { action: 'wait', reason: `could not learn the cluster's state: ${(error as Error).message}` };
+      log.warn('start decision failed; asking again', { error: (error as Error).message });
+    }
+    if (plan.action !== 'wait') break;
+    if (Date.now() >= deadline) throw new AgentRefusal(`${plan.reason}; gave up after ${config.deadlines.decideSeconds}s (the next boot asks again)`);
+    await deps.sleep(2000);
+  }
+
+  let restoredFrom = own?.restoredFrom;
+  let joining: { initialCluster: string } | undefined;
   switch (plan.action) {
     case 'start-existing-data':
     case 'bootstrap':
-      return undefined;
+      break;
     case 'refuse':
       throw new AgentRefusal(plan.reason);
+    case 'restore': {
+      if (!deps.restorer || !backups) throw new AgentRefusal('a restore was decided but the agent has no snapshot restorer');
+      await step(log, 'restore-snapshot', () => restoreSnapshot(config, plan.snapshot, { store: backups, restorer: deps.restorer!, log }), (r) => ({ ...r }));
+      if (config.etcdUser !== 'root') await ownDataDir(config.dataDir, config.etcdUser);
+      restoredFrom = plan.snapshot.key;
+      break;
+    }
     case 'start-added':
-      return { initialCluster: plan.initialCluster };
+      joining = { initialCluster: plan.initialCluster };
+      break;
     case 'rejoin':
       if (plan.removeMemberId) {
         await membership!.remove(plan.removeMemberId);
         log.warn('removed the stale member of this peer', { memberId: plan.removeMemberId, peer: self.name });
       }
-      return { initialCluster: await membership!.add(self.name, self.peerUrl) };
+      joining = { initialCluster: await membership!.add(self.name, self.peerUrl) };
+      break;
   }
+  // Required: a peer about to run etcd on this volume that failed to say so could let the others restore beside it.
+  if (backups) await backups.putPeerReport(config.peerIndex, { state: 'member', ...(restoredFrom ? { restoredFrom } : {}) });
+  return joining;
 }
 
 /**

@@ -9,13 +9,14 @@ import { mkdirSync, readFileSync, writeFileSync } from 'fs';
 import { promises as dns } from 'dns';
 import { jsonLogger } from '../runtime/log';
 import { AwsVolumeProvider } from './aws';
-import { DirectoryBackupStore, EtcdctlSnapshots, S3BackupStore, takeSnapshot } from './backup';
+import { BackupStore, DirectoryBackupStore, EtcdctlSnapshots, refreshPeerReport, S3BackupStore, takeSnapshot } from './backup';
 import { boot, prepareVolume, writePeerCertificates } from './boot';
 import { DirectoryCaStore, SecretsManagerCaStore } from './ca-store';
 import { AgentConfig, parseAgentConfig } from './config';
 import { EtcdctlMembership, etcdctlPrefix } from './etcdctl';
 import { CaStore, issueCertificate } from './pki';
 import { LocalVolumeProvider } from './local';
+import { EtcdctlRestorer } from './restore';
 
 const USAGE = `usage:
   node-agent boot --config FILE
@@ -24,7 +25,8 @@ const USAGE = `usage:
   node-agent prepare-volume --device DEV --mount-point DIR [--fs-type ext4|xfs] [--owner USER] [--label LABEL]
       probe DEV, create a filesystem only if it has no signature at all, mount it at DIR
   node-agent snapshot --config FILE
-      if this peer is the leader: save, verify and upload an etcd snapshot (a timer runs this)
+      report that this peer's volume holds a member; then, if this peer is the leader,
+      save, verify and upload an etcd snapshot (a timer runs this)
   node-agent renew-certificates --config FILE
       issue this peer's certificate again from the cluster CA (a daily timer runs this)
   node-agent issue-client-cert (--ca-secret ARN | --ca-dir DIR | --config FILE) --name NAME --out DIR [--hours 720]
@@ -61,6 +63,11 @@ function readConfig(file: string | undefined): AgentConfig {
   }
 }
 
+function backupStoreFor(config: AgentConfig): BackupStore | undefined {
+  if (!config.backup) return undefined;
+  return config.backup.bucket ? new S3BackupStore(config.backup.bucket) : new DirectoryBackupStore(config.backup.dir!);
+}
+
 function caStoreFor(config: AgentConfig): CaStore | undefined {
   if (!config.tls) return undefined;
   return config.mode === 'aws' ? new SecretsManagerCaStore(config.ca!.secretId!) : new DirectoryCaStore(config.ca!.dir!);
@@ -83,14 +90,25 @@ export async function main(argv: string[]): Promise<number> {
         resolver = custom;
       }
       const membership = new EtcdctlMembership(config, etcdctlPrefix(config));
-      await boot(config, { volumes, resolver, log, caStore: caStoreFor(config), membership, listenAddress: config.mode === 'local' ? config.local!.ipAddress : '0.0.0.0' });
+      await boot(config, {
+        volumes,
+        resolver,
+        log,
+        caStore: caStoreFor(config),
+        membership,
+        backups: backupStoreFor(config),
+        restorer: new EtcdctlRestorer(config),
+        listenAddress: config.mode === 'local' ? config.local!.ipAddress : '0.0.0.0',
+      });
       return 0;
     }
     if (command === 'snapshot') {
       const config = readConfig(parseFlags(rest, ['config']).config);
-      if (!config.backup) throw new UsageError('this config has no "backup" destination');
-      const store = config.backup.bucket ? new S3BackupStore(config.backup.bucket) : new DirectoryBackupStore(config.backup.dir!);
+      const store = backupStoreFor(config);
+      if (!store) throw new UsageError('this config has no "backup" destination');
       const etcd = new EtcdctlSnapshots(config, etcdctlPrefix(config));
+      // The report first: it must stay current even while snapshots fail.
+      await refreshPeerReport(config, store, log);
       await takeSnapshot(config, { etcd, store, log });
       return 0;
     }

@@ -17,6 +17,8 @@ export interface AgentDeadlines {
   readonly deviceSeconds: number;
   /** Waiting for `peer-N.<domain>` to resolve to this instance. */
   readonly dnsSeconds: number;
+  /** A fresh volume waiting until the cluster's state decides how etcd starts (quorum, or every peer's report for a restore). */
+  readonly decideSeconds: number;
 }
 
 /** Everything `node-agent boot` needs to become peer N. */
@@ -66,6 +68,7 @@ export const DEFAULT_DEADLINES: AgentDeadlines = {
   forceDetachGraceSeconds: 300,
   deviceSeconds: 120,
   dnsSeconds: 300,
+  decideSeconds: 600,
 };
 
 function parseBackup(raw: unknown, source: string): AgentConfig['backup'] {

@@ -221,9 +221,13 @@ export function decideMount(entries: readonly MountEntry[], device: { path: stri
 /** What the data dir holds after mounting. */
 export type DataDirState = 'fresh' | 'member' | 'unexpected';
 
+/** Where a restore downloads and unpacks a snapshot, on the volume itself (a snapshot may not fit elsewhere). */
+export const RESTORE_WORK_DIR = '.etcd-restore';
+
 /** `member`: etcd data (member/wal or member/snap) is there; `fresh`: nothing but lost+found; otherwise `unexpected`. */
 export function classifyDataDir(topLevel: readonly string[], memberEntries: readonly string[] | undefined): DataDirState {
-  const rest = topLevel.filter((n) => n !== 'lost+found');
+  // An interrupted restore leaves only its work dir: the member dir is renamed into place last, in one step.
+  const rest = topLevel.filter((n) => n !== 'lost+found' && n !== RESTORE_WORK_DIR);
   if (rest.length === 0) return 'fresh';
   if (rest.includes('member') && memberEntries && (memberEntries.includes('wal') || memberEntries.includes('snap'))) return 'member';
   return 'unexpected';

@@ -7,6 +7,7 @@
  */
 import { createHash } from 'crypto';
 import type { DataDirState } from './decisions';
+import { decideRecovery, RecoveryFacts, SnapshotRef } from './recovery';
 
 /**
  * The id etcd gives a member of the initial cluster: the first 8 bytes of
@@ -45,28 +46,47 @@ export type StartPlan =
   | { readonly action: 'rejoin'; readonly removeMemberId?: string; readonly reason: string }
   /** Added by an earlier boot that died before etcd ran: start with state existing and the listed members. */
   | { readonly action: 'start-added'; readonly initialCluster: string; readonly reason: string }
+  /** Every volume is gone: restore the newest snapshot into the data dir, then start on it (the same S on every peer). */
+  | { readonly action: 'restore'; readonly snapshot: SnapshotRef; readonly reason: string }
+  /** Not decidable yet (no quorum, or peers that may hold data have not spoken): ask again, up to the agent's deadline. */
+  | { readonly action: 'wait'; readonly reason: string }
   | { readonly action: 'refuse'; readonly reason: string };
 
+/** Who is deciding. */
+export interface StartSelf {
+  readonly name: string;
+  readonly index: number;
+  readonly peerCount: number;
+  readonly peerUrl: string;
+  readonly clusterToken: string;
+}
+
 /**
- * The decision table (README: "A peer whose volume comes back empty").
+ * The decision table (README: "A peer whose volume comes back empty" and "A
+ * cluster whose volumes are gone"). `recovery` is what the backup store says
+ * (snapshots, peers' reports); without backups a fresh volume that finds no
+ * member can only assume the cluster is forming.
  *
  * | data dir   | others                        | this peer in their member list | plan |
  * |------------|-------------------------------|--------------------------------|------|
  * | member     | anything                      | anything                       | start on its data |
  * | unexpected | anything                      | anything                       | refuse |
- * | fresh      | no member answers             | –                              | bootstrap (first formation) |
+ * | fresh      | no member answers             | –                              | the recovery table ({@link decideRecovery}); bootstrap without backups |
  * | fresh      | answer                        | unstarted, formation id        | bootstrap (the formation is under way) |
  * | fresh      | answer                        | unstarted, added later         | start as the added member (state existing) |
  * | fresh      | healthy (quorum)              | started                        | rejoin: remove the stale member, add |
  * | fresh      | healthy (quorum)              | absent                         | rejoin: add |
- * | fresh      | no quorum                     | started or absent              | refuse (retry later; never guess) |
+ * | fresh      | no quorum                     | started or absent              | restore if the recovery table says so (peers restoring the same snapshot), else wait; never guess |
  */
-export function decideStart(dataDir: DataDirState, view: ClusterView, self: { name: string; peerUrl: string; clusterToken: string }): StartPlan {
+export function decideStart(dataDir: DataDirState, view: ClusterView, self: StartSelf, recovery?: RecoveryFacts): StartPlan {
   if (dataDir === 'member') return { action: 'start-existing-data' };
   if (dataDir === 'unexpected') {
     return { action: 'refuse', reason: 'the data dir holds files etcd did not write and no member data; not starting etcd on it' };
   }
-  if (view.kind === 'no-answer') return { action: 'bootstrap', reason: 'no other member answers: the cluster is forming' };
+  if (view.kind === 'no-answer') {
+    if (!recovery) return { action: 'bootstrap', reason: 'no other member answers and there are no backups to say otherwise: the cluster is forming' };
+    return decideRecovery({ index: self.index, peerCount: self.peerCount }, recovery);
+  }
   const me = view.members.find((m) => m.peerUrls.includes(self.peerUrl) || (m.name !== '' && m.name === self.name));
   if (me && me.status === 'unstarted') {
     if (me.id === formationMemberId([self.peerUrl], self.clusterToken)) {
@@ -76,9 +96,14 @@ export function decideStart(dataDir: DataDirState, view: ClusterView, self: { na
     return { action: 'start-added', initialCluster, reason: `${self.name} was added as member ${me.id} but never started: starting as that member` };
   }
   if (!view.healthy) {
+    // Members that answer without quorum may be peers starting on a restored snapshot this peer must restore too.
+    const recoveryPlan = recovery ? decideRecovery({ index: self.index, peerCount: self.peerCount }, recovery) : undefined;
+    if (recoveryPlan?.action === 'restore') return recoveryPlan;
     return {
-      action: 'refuse',
-      reason: `${self.name}'s volume is empty but the cluster ${me ? 'knows it as a started member' : 'does not list it'} and has no quorum; membership cannot change now, retry later`,
+      action: 'wait',
+      reason: `${self.name}'s volume is empty but the cluster ${me ? 'knows it as a started member' : 'does not list it'} and has no quorum; membership cannot change now${
+        recoveryPlan ? ` (${recoveryPlan.reason})` : ''
+      }`,
     };
   }
   if (me) return { action: 'rejoin', removeMemberId: me.id, reason: `${self.name}'s volume is empty but member ${me.id} ran with it before: replacing that member` };

@@ -228,7 +228,7 @@ export class LocalCluster {
       etcdConfigFile: join(dir, 'etcd.conf.yml'),
       pkiDir: join(dir, 'pki'),
       clusterToken: `${this.clusterName}-etcd`,
-      deadlines: { attachSeconds: 120, forceDetachGraceSeconds: 60, deviceSeconds: 10, dnsSeconds: 60 },
+      deadlines: { attachSeconds: 120, forceDetachGraceSeconds: 60, deviceSeconds: 10, dnsSeconds: 60, decideSeconds: 120 },
       // The agent issues this peer's certificate from the cluster CA at every boot.
       ca: { dir: join(this.options.dir, 'ca') },
       backup: { dir: join(this.options.dir, 'backups') },

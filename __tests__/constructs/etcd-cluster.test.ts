@@ -205,7 +205,7 @@ describe('default cluster: 9 peers over 3 zones', () => {
 });
 
 describe('snapshots', () => {
-  test('a private bucket whose lifecycle keeps every snapshot a day and the daily ones a month; peers may write only under snapshots/', () => {
+  test('a private bucket whose lifecycle keeps every snapshot a day and the daily ones a month; peers may write and read only under snapshots/ and peers/, and delete nothing', () => {
     const stack = synthCluster({ size: 3 });
     const lifecycle = Object.values(stack.resources('aws_s3_bucket_lifecycle_configuration'))[0];
     expect(lifecycle.rule.map((r: any) => [r.id, r.filter[0].prefix, r.expiration?.[0]?.days])).toEqual([
@@ -222,7 +222,15 @@ describe('snapshots', () => {
     expect(sse.rule[0].apply_server_side_encryption_by_default.kms_master_key_id).toMatch(/aws_kms_key/);
     const statements = Object.values(stack.resources('aws_iam_role_policy')).flatMap((p) => policyStatements(p.policy));
     const writes = statements.filter((st) => [st.Resource].flat().some((r: string) => r.includes(bucketName)));
-    expect(writes).toEqual([{ Sid: 'WriteSnapshotsOnly', Effect: 'Allow', Action: ['s3:PutObject'], Resource: `\${aws_s3_bucket.${bucketName}.arn}/snapshots/*` }]);
+    const bucketArn = `\${aws_s3_bucket.${bucketName}.arn}`;
+    const objects = [`${bucketArn}/snapshots/*`, `${bucketArn}/peers/*`];
+    expect(writes).toEqual([
+      { Sid: 'WriteSnapshotsAndPeerReports', Effect: 'Allow', Action: ['s3:PutObject'], Resource: objects },
+      { Sid: 'ReadSnapshotsAndPeerReportsForRestore', Effect: 'Allow', Action: ['s3:GetObject'], Resource: objects },
+      { Sid: 'ListSnapshotsAndPeerReports', Effect: 'Allow', Action: ['s3:ListBucket'], Resource: bucketArn, Condition: { StringLike: { 's3:prefix': ['snapshots/*', 'peers/*'] } } },
+    ]);
+    // Nothing may delete a snapshot or a report: versioning and the lifecycle rules are the only way objects go.
+    expect(writes.flatMap((st) => st.Action)).not.toContain('s3:DeleteObject');
     const userData = stack.byPath('aws_launch_template', 'peer-0/launch-template').user_data;
     expect(userData).toContain('OnUnitActiveSec=15min');
     expect(userData).toContain('snapshot --config /etc/etcd-node-agent/config.json');

@@ -142,6 +142,9 @@ describe('data dir state', () => {
     [['lost+found', 'member'], ['snap', 'wal'], 'member'],
     [['member'], [], 'unexpected'],
     [['lost+found', 'backup.tar'], undefined, 'unexpected'],
+    // An interrupted restore: still fresh (the next boot restores again); completed but not yet cleaned: member.
+    [['lost+found', '.etcd-restore'], undefined, 'fresh'],
+    [['lost+found', '.etcd-restore', 'member'], ['snap', 'wal'], 'member'],
   ])('%j / %j → %s', (top, member, state) => {
     expect(classifyDataDir(top, member)).toBe(state);
   });

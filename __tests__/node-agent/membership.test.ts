@@ -2,7 +2,7 @@ import { ClusterView, decideStart, formationMemberId, MemberEntry, parseInitialC
 import { renderEtcdConfig } from '../../node-agent/etcd-config';
 import { parseAgentConfig } from '../../node-agent/config';
 
-const self = { name: 'peer-4', peerUrl: 'https://peer-4.sim.etcd.test:2380', clusterToken: 'sim-etcd' };
+const self = { name: 'peer-4', index: 4, peerCount: 9, peerUrl: 'https://peer-4.sim.etcd.test:2380', clusterToken: 'sim-etcd' };
 const member = (name: string, id: string, status = 'started'): MemberEntry => ({ id, status, name, peerUrls: [`https://${name || 'peer-4'}.sim.etcd.test:2380`] });
 const others = [member('peer-0', 'ad31481863f05b56'), member('peer-1', '7ec56a60fe30e3e9')];
 const answered = (healthy: boolean, members: MemberEntry[]): ClusterView => ({ kind: 'answered', healthy, members });
@@ -17,8 +17,16 @@ describe('how etcd starts (decision table)', () => {
     expect(decideStart('unexpected', { kind: 'no-answer' }, self).action).toBe('refuse');
   });
 
-  test('fresh and nobody answers: the first formation', () => {
+  test('fresh and nobody answers, without backups: the first formation', () => {
     expect(decideStart('fresh', { kind: 'no-answer' }, self).action).toBe('bootstrap');
+  });
+
+  test('fresh and nobody answers, with backups: the recovery table decides', () => {
+    const S = { key: 'snapshots/frequent/a-rev9.db', at: 1000 };
+    const allFresh = Array.from({ length: 9 }, (_, peer) => ({ peer, state: 'fresh' as const, at: 2000 }));
+    expect(decideStart('fresh', { kind: 'no-answer' }, self, { reports: [] }).action).toBe('bootstrap');
+    expect(decideStart('fresh', { kind: 'no-answer' }, self, { newestSnapshot: S, reports: allFresh })).toMatchObject({ action: 'restore', snapshot: S });
+    expect(decideStart('fresh', { kind: 'no-answer' }, self, { newestSnapshot: S, reports: [] }).action).toBe('wait');
   });
 
   test('fresh and listed as never started with the formation id: joins the formation under way', () => {
@@ -48,9 +56,26 @@ describe('how etcd starts (decision table)', () => {
     });
   });
 
-  test('fresh without quorum: never guesses', () => {
-    expect(decideStart('fresh', answered(false, [...others, member('peer-4', '6fc85d70cd40b991')]), self).action).toBe('refuse');
-    expect(decideStart('fresh', answered(false, others), self).action).toBe('refuse');
+  test('fresh without quorum: never guesses, waits', () => {
+    expect(decideStart('fresh', answered(false, [...others, member('peer-4', '6fc85d70cd40b991')]), self).action).toBe('wait');
+    expect(decideStart('fresh', answered(false, others), self).action).toBe('wait');
+  });
+
+  test('fresh without quorum while the others start on a restored snapshot: restores the same one', () => {
+    const S = { key: 'snapshots/frequent/a-rev9.db', at: 1000 };
+    const restoring = Array.from({ length: 9 }, (_, peer) => (peer < 3 ? { peer, state: 'member' as const, at: 3000, restoredFrom: S.key } : { peer, state: 'fresh' as const, at: 2000 }));
+    expect(decideStart('fresh', answered(false, others), self, { newestSnapshot: S, reports: restoring })).toMatchObject({ action: 'restore', snapshot: S });
+    // With data beside it, the same view only waits.
+    const withData = restoring.map((r) => (r.peer === 0 ? { peer: 0, state: 'member' as const, at: 3000 } : r));
+    const plan = decideStart('fresh', answered(false, others), self, { newestSnapshot: S, reports: withData });
+    expect(plan.action).toBe('wait');
+    expect(plan).toMatchObject({ reason: expect.stringContaining('peer-0 holds data newer than snapshot') });
+  });
+
+  test('a live quorum always wins over a restore', () => {
+    const S = { key: 'snapshots/frequent/a-rev9.db', at: 1000 };
+    const allFresh = Array.from({ length: 9 }, (_, peer) => ({ peer, state: 'fresh' as const, at: 2000 }));
+    expect(decideStart('fresh', answered(true, others), self, { newestSnapshot: S, reports: allFresh }).action).toBe('rejoin');
   });
 });
 

@@ -1,0 +1,109 @@
+/**
+ * Restoring a snapshot into this peer's data dir, for a cluster whose every
+ * volume is gone. Every restoring peer uses the same snapshot, the full
+ * initial cluster and the cluster token (etcd's documented disaster-recovery
+ * procedure), so all of them come back as the cluster's formation members.
+ */
+import { createHash } from 'crypto';
+import { createReadStream, promises as fs } from 'fs';
+import { join } from 'path';
+import { peerIndices, peerName, peerUrl } from '../constructs/naming';
+import type { Logger } from '../runtime/log';
+import type { BackupStore } from './backup';
+import type { AgentConfig } from './config';
+import { RESTORE_WORK_DIR } from './decisions';
+import { runEtcdctl } from './etcdctl';
+import type { SnapshotRef } from './recovery';
+
+/** Who the restored member is. */
+export interface RestoredIdentity {
+  readonly name: string;
+  readonly peerUrl: string;
+  /** `peer-0=URL,...`: every peer of the cluster. */
+  readonly initialCluster: string;
+  readonly clusterToken: string;
+}
+
+/** Unpacks a snapshot file into a data dir that does not exist yet. */
+export interface SnapshotRestorer {
+  restore(file: string, dataDir: string, identity: RestoredIdentity): Promise<void>;
+}
+
+/** Every peer of the cluster as etcd's `initial-cluster`. */
+export function fullInitialCluster(config: Pick<AgentConfig, 'domain' | 'peerCount' | 'tls'>): string {
+  return peerIndices(config.peerCount)
+    .map((i) => `${peerName(i)}=${peerUrl(config.domain, i, config.tls)}`)
+    .join(',');
+}
+
+async function sha256Of(file: string): Promise<string> {
+  const hash = createHash('sha256');
+  for await (const chunk of createReadStream(file)) hash.update(chunk as Buffer);
+  return hash.digest('hex');
+}
+
+/**
+ * Downloads the snapshot onto the volume, checks it against the checksum it
+ * was uploaded with, unpacks it beside the data dir and renames `member` into
+ * place last, so an interruption leaves either no member or a whole one.
+ */
+export async function restoreSnapshot(
+  config: AgentConfig,
+  snapshot: SnapshotRef,
+  deps: { store: BackupStore; restorer: SnapshotRestorer; log: Logger },
+): Promise<{ key: string; sha256: string; revision?: number; bytes: number }> {
+  const work = join(config.dataDir, RESTORE_WORK_DIR);
+  await fs.rm(work, { recursive: true, force: true });
+  await fs.mkdir(work, { recursive: true, mode: 0o700 });
+  const file = join(work, 'snapshot.db');
+  const metadata = await deps.store.download(snapshot.key, file);
+  const sha256 = await sha256Of(file);
+  const bytes = (await fs.stat(file)).size;
+  if (!metadata.sha256) throw new Error(`snapshot ${snapshot.key} has no sha256 metadata; it was not uploaded by the node agent, refusing to restore it`);
+  if (metadata.sha256 !== sha256) {
+    throw new Error(`snapshot ${snapshot.key} is corrupt: its sha256 is ${sha256} but it was uploaded as ${metadata.sha256}; delete that object version so the peers restore the one before it`);
+  }
+  const identity: RestoredIdentity = {
+    name: peerName(config.peerIndex),
+    peerUrl: peerUrl(config.domain, config.peerIndex, config.tls),
+    initialCluster: fullInitialCluster(config),
+    clusterToken: config.clusterToken,
+  };
+  const unpacked = join(work, 'data');
+  await deps.restorer.restore(file, unpacked, identity);
+  await fs.rename(join(unpacked, 'member'), join(config.dataDir, 'member'));
+  await fs.rm(work, { recursive: true, force: true });
+  const restored = { key: snapshot.key, sha256, revision: metadata.revision ? Number(metadata.revision) : undefined, bytes };
+  deps.log.info('snapshot restored', { peer: identity.name, ...restored, takenBy: metadata['taken-by'] });
+  return restored;
+}
+
+/** {@link SnapshotRestorer} through `etcdctl snapshot restore` (offline: it needs no member). */
+export class EtcdctlRestorer implements SnapshotRestorer {
+  constructor(private readonly config: AgentConfig) {}
+
+  async restore(file: string, dataDir: string, identity: RestoredIdentity): Promise<void> {
+    const r = await runEtcdctl(
+      this.config,
+      [],
+      { endpoint: 'http://127.0.0.1:1' },
+      [
+        'snapshot',
+        'restore',
+        file,
+        '--data-dir',
+        dataDir,
+        '--name',
+        identity.name,
+        '--initial-cluster',
+        identity.initialCluster,
+        '--initial-cluster-token',
+        identity.clusterToken,
+        '--initial-advertise-peer-urls',
+        identity.peerUrl,
+      ],
+      { dial: '1s' },
+    );
+    if (r.code !== 0) throw new Error(`etcdctl snapshot restore failed: ${(r.stderr || r.stdout).trim().split('\n').pop()}`);
+  }
+}
