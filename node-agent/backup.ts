@@ -192,7 +192,7 @@ export class S3BackupStore implements BackupStore {
       const peer = peerIndexOfReportKey(key);
       if (peer === undefined) continue;
       const object = await withRetry(() => this.client.send(new GetObjectCommand({ Bucket: this.bucket, Key: key })), AWS_RETRY);
-      const body = parsePeerReportBody((await object.Body?.transformToString()) ?? '');
+      const body = parsePeerReportBody(object.Body ? await readText(object.Body as Readable) : '');
       // The time of the version read, not of the listing: a report rewritten in between is judged by its own time.
       if (body && object.LastModified) reports.push({ peer, ...body, at: object.LastModified.getTime() });
     }
@@ -209,6 +209,12 @@ export class S3BackupStore implements BackupStore {
     } while (token);
     return found;
   }
+}
+
+async function readText(stream: Readable): Promise<string> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of stream) chunks.push(Buffer.from(chunk));
+  return Buffer.concat(chunks).toString('utf8');
 }
 
 /** Snapshots in a directory (local mode): the file, and its metadata beside it as JSON; times are modification times. */

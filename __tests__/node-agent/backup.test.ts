@@ -1,11 +1,13 @@
 import { ChildProcess, execFileSync, spawn, spawnSync } from 'child_process';
 import { createHash } from 'crypto';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'fs';
 import { tmpdir } from 'os';
 import { join } from 'path';
 import { mockClient } from 'aws-sdk-client-mock';
 import { PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { DirectoryBackupStore, EtcdctlSnapshots, S3BackupStore, snapshotKeys, SnapshotPort, takeSnapshot } from '../../node-agent/backup';
+import { formationMemberId } from '../../node-agent/membership';
+import { EtcdctlRestorer, restoreSnapshot } from '../../node-agent/restore';
 import { parseAgentConfig } from '../../node-agent/config';
 import { memoryLogger } from '../../runtime/log';
 
@@ -91,5 +93,30 @@ const hasEtcd = spawnSync('etcd', ['--version']).status === 0 && spawnSync('etcd
     expect(metadata['total-keys']).toBe(String(status.totalKey));
     expect(metadata['etcd-hash']).toBe(String(status.hash));
     expect(existsSync(join(dir, 'work', `etcd-snapshot-${process.pid}.db`))).toBe(false);
+  });
+
+  test('restored by the agent into an empty data dir, an etcd started on it serves every key as the formation member', async () => {
+    const store = new DirectoryBackupStore(join(dir, 'backups'));
+    const [snapshot] = (await store.listSnapshots()).filter((s) => s.key.includes('/frequent/'));
+    expect(snapshot).toBeDefined();
+    const dataDir = join(dir, 'restored');
+    mkdirSync(join(dataDir, 'lost+found'), { recursive: true });
+    const restoreConfig = parseAgentConfig({ mode: 'aws', clusterName: 'r', domain: 'restore.test', peerIndex: 0, peerCount: 1, dataDir, clusterToken: 'restored-token' });
+    const log = memoryLogger();
+    await restoreSnapshot(restoreConfig, snapshot, { store, restorer: new EtcdctlRestorer(restoreConfig), log });
+    expect(log.lines).toContainEqual(expect.objectContaining({ msg: 'snapshot restored', revision: 21, takenBy: 'peer-3' }));
+    const restoredClient = 'http://127.0.0.1:23792';
+    // etcd reads its identity from the restored WAL: no initial-cluster flags.
+    const restored = spawn('etcd', ['--name', 'peer-0', '--data-dir', dataDir, '--listen-client-urls', restoredClient, '--advertise-client-urls', restoredClient, '--listen-peer-urls', 'http://127.0.0.1:23802'], { stdio: 'ignore' });
+    try {
+      for (let i = 0; i < 100 && spawnSync('etcdctl', ['--endpoints', restoredClient, 'endpoint', 'health']).status !== 0; i++) await new Promise((r) => setTimeout(r, 100));
+      const keys = execFileSync('etcdctl', ['--endpoints', restoredClient, 'get', '/k/', '--prefix', '--keys-only'], { encoding: 'utf8' }).split('\n').filter(Boolean);
+      expect(keys.sort()).toEqual(Array.from({ length: 20 }, (_, i) => `/k/${i}`).sort());
+      const members = execFileSync('etcdctl', ['--endpoints', restoredClient, 'member', 'list', '-w', 'simple'], { encoding: 'utf8' }).trim().split('\n');
+      expect(members).toHaveLength(1);
+      expect(members[0].split(', ').slice(0, 4)).toEqual([formationMemberId(['http://peer-0.restore.test:2380'], 'restored-token'), 'started', 'peer-0', 'http://peer-0.restore.test:2380']);
+    } finally {
+      restored.kill('SIGKILL');
+    }
   });
 });

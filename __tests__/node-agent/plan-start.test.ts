@@ -1,0 +1,145 @@
+import { createHash } from 'crypto';
+import { existsSync, mkdirSync, mkdtempSync, rmSync, utimesSync, writeFileSync } from 'fs';
+import { tmpdir } from 'os';
+import { join } from 'path';
+import { BackupStore, DirectoryBackupStore } from '../../node-agent/backup';
+import { AgentRefusal, planStart } from '../../node-agent/boot';
+import { AgentConfig, parseAgentConfig } from '../../node-agent/config';
+import type { MembershipPort } from '../../node-agent/etcdctl';
+import type { SnapshotRestorer } from '../../node-agent/restore';
+import { memoryLogger } from '../../runtime/log';
+
+const SNAPSHOT = 'snapshots/frequent/2026-11-25T01-00-00Z-rev42.db';
+let dir: string;
+let config: AgentConfig;
+let store: DirectoryBackupStore;
+
+const nobodyAnswers: MembershipPort = {
+  view: async () => ({ kind: 'no-answer' }),
+  remove: async () => {
+    throw new Error('no membership change without quorum');
+  },
+  add: async () => {
+    throw new Error('no membership change without quorum');
+  },
+};
+const restorer = (): SnapshotRestorer & { calls: string[] } => {
+  const calls: string[] = [];
+  return {
+    calls,
+    restore: async (file, target, identity) => {
+      calls.push(identity.name);
+      mkdirSync(join(target, 'member', 'wal'), { recursive: true });
+    },
+  };
+};
+const noSleep = async () => undefined;
+
+beforeEach(async () => {
+  dir = mkdtempSync(join(tmpdir(), 'plan-start-'));
+  mkdirSync(join(dir, 'data'));
+  config = parseAgentConfig({
+    mode: 'aws', clusterName: 'prod', domain: 'prod.internal', peerIndex: 4, peerCount: 5, dataDir: join(dir, 'data'), clusterToken: 't', etcdUser: 'root',
+    deadlines: { decideSeconds: 0.3 },
+  });
+  store = new DirectoryBackupStore(join(dir, 'backups'));
+  writeFileSync(join(dir, 'snap.db'), 'snapshot');
+  await store.upload(SNAPSHOT, join(dir, 'snap.db'), { sha256: createHash('sha256').update('snapshot').digest('hex'), revision: '42' });
+  // Taken a minute ago: every report written from now on is after it.
+  utimesSync(join(dir, 'backups', SNAPSHOT), new Date(Date.now() - 60_000), new Date(Date.now() - 60_000));
+});
+afterEach(() => rmSync(dir, { recursive: true, force: true }));
+
+const reportOthers = async (state: 'fresh' | 'member', restoredFrom?: string) => {
+  for (const peer of [0, 1, 2, 3]) await store.putPeerReport(peer, { state, ...(restoredFrom ? { restoredFrom } : {}) });
+};
+const own = async () => (await store.readPeerReports()).find((r) => r.peer === 4);
+
+describe('planStart: a fresh volume with no quorum', () => {
+  test('every other peer reported an empty volume after the snapshot: restores it and reports member, restored from it', async () => {
+    await reportOthers('fresh');
+    const r = restorer();
+    const log = memoryLogger();
+    await expect(planStart(config, 'fresh', { membership: nobodyAnswers, backups: store, restorer: r, log, sleep: noSleep })).resolves.toBeUndefined();
+    expect(r.calls).toEqual(['peer-4']);
+    expect(existsSync(join(config.dataDir, 'member', 'wal'))).toBe(true);
+    expect(await own()).toMatchObject({ state: 'member', restoredFrom: SNAPSHOT });
+    expect(log.lines).toContainEqual(expect.objectContaining({ msg: 'start decision', action: 'restore', newestSnapshot: SNAPSHOT }));
+  });
+
+  test('reports fresh and waits while a peer is silent; restores once it reports', async () => {
+    for (const peer of [0, 1, 2]) await store.putPeerReport(peer, { state: 'fresh' });
+    const r = restorer();
+    let waits = 0;
+    const sleep = async () => {
+      waits++;
+      // While this peer waits, its own report says fresh: the others can count it.
+      expect(await own()).toMatchObject({ state: 'fresh' });
+      if (waits === 2) await store.putPeerReport(3, { state: 'fresh' });
+    };
+    await planStart({ ...config, deadlines: { ...config.deadlines, decideSeconds: 30 } }, 'fresh', { membership: nobodyAnswers, backups: store, restorer: r, log: memoryLogger(), sleep });
+    expect(waits).toBe(2);
+    expect(r.calls).toEqual(['peer-4']);
+  });
+
+  test('a peer holding data: never restores; gives up at the deadline naming it, and writes nothing into the data dir', async () => {
+    await reportOthers('fresh');
+    await store.putPeerReport(2, { state: 'member' });
+    const r = restorer();
+    const started = Date.now();
+    const attempt = planStart(config, 'fresh', { membership: nobodyAnswers, backups: store, restorer: r, log: memoryLogger(), sleep: async () => new Promise((res) => setTimeout(res, 20)) });
+    await expect(attempt).rejects.toThrow(AgentRefusal);
+    await expect(attempt).rejects.toThrow(/peer-2 holds data newer than snapshot .*; gave up after 0.3s/);
+    expect(Date.now() - started).toBeGreaterThanOrEqual(300);
+    expect(r.calls).toEqual([]);
+    expect(existsSync(join(config.dataDir, 'member'))).toBe(false);
+    // It still says fresh: it never ran etcd.
+    expect(await own()).toMatchObject({ state: 'fresh' });
+  });
+
+  test('a store that fails is a reason to ask again, never to guess', async () => {
+    await reportOthers('fresh');
+    let failures = 2;
+    const flaky: BackupStore = Object.create(store);
+    flaky.listSnapshots = async () => {
+      if (failures-- > 0) throw new Error('503 Slow Down');
+      return store.listSnapshots();
+    };
+    const r = restorer();
+    const log = memoryLogger();
+    await planStart({ ...config, deadlines: { ...config.deadlines, decideSeconds: 30 } }, 'fresh', { membership: nobodyAnswers, backups: flaky, restorer: r, log, sleep: noSleep });
+    expect(log.lines.filter((l) => l.msg === 'start decision failed; asking again')).toHaveLength(2);
+    expect(r.calls).toEqual(['peer-4']);
+  });
+
+  test('a peer that already ran in the cluster restored from S does not restore S beside peers that hold it', async () => {
+    await reportOthers('member', SNAPSHOT);
+    await store.putPeerReport(4, { state: 'member', restoredFrom: SNAPSHOT });
+    const attempt = planStart(config, 'fresh', { membership: nobodyAnswers, backups: store, restorer: restorer(), log: memoryLogger(), sleep: noSleep });
+    await expect(attempt).rejects.toThrow(/must rejoin that cluster once it has quorum/);
+    // Its report kept what it restored from, so the next boot knows too.
+    expect(await own()).toMatchObject({ state: 'fresh', restoredFrom: SNAPSHOT });
+  });
+
+  test('without backups nothing tells a lost cluster from a forming one: bootstrap, as before', async () => {
+    await expect(planStart(config, 'fresh', { membership: nobodyAnswers, log: memoryLogger(), sleep: noSleep })).resolves.toBeUndefined();
+  });
+});
+
+describe('planStart: a volume holding a member', () => {
+  test('starts on its data and reports member, keeping what it restored from', async () => {
+    await store.putPeerReport(4, { state: 'fresh', restoredFrom: SNAPSHOT });
+    await expect(planStart(config, 'member', { membership: nobodyAnswers, backups: store, restorer: restorer(), log: memoryLogger(), sleep: noSleep })).resolves.toBeUndefined();
+    expect(await own()).toMatchObject({ state: 'member', restoredFrom: SNAPSHOT });
+  });
+
+  test('a store that cannot be read does not hold etcd back', async () => {
+    const broken: BackupStore = Object.create(store);
+    broken.readPeerReports = async () => {
+      throw new Error('AccessDenied');
+    };
+    const log = memoryLogger();
+    await expect(planStart(config, 'member', { membership: nobodyAnswers, backups: broken, log, sleep: noSleep })).resolves.toBeUndefined();
+    expect(log.lines).toContainEqual(expect.objectContaining({ msg: "could not report this peer's volume to the backup store", error: 'AccessDenied' }));
+  });
+});
