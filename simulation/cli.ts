@@ -70,7 +70,7 @@ async function main(argv: string[]): Promise<number> {
     }
     process.stdout.write(`wrote ${jsonFile}\n`);
   }
-  // Only a lost volume may change a member id (that peer rejoins as a new member).
+  // Only a lost volume may change a member id (that peer rejoins as a new member); a restore keeps the formation ids.
   const expectedChanges = (r: ScenarioResult) => (r.scenario === 'volume-lost' ? ['peer-4'] : []);
   return results.every((r) => r.lost === 0 && r.membersAfter && JSON.stringify(r.memberIdsChanged) === JSON.stringify(expectedChanges(r))) ? 0 : 1;
 }

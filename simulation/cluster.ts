@@ -60,6 +60,8 @@ export interface Instance {
   agentMs?: number;
   /** When etcd was started. */
   etcdStartedAt?: number;
+  /** The snapshot its agent restored the data dir from, if it did. */
+  restoredFrom?: string;
   /** A terminate was requested (kill), as opposed to etcd dying on its own. */
   terminating: boolean;
 }
@@ -248,6 +250,7 @@ export class LocalCluster {
       throw new Error(`agent failed on ${id}: ${agent.error}`);
     }
     instance.agentMs = agent.durationMs;
+    instance.restoredFrom = agent.restoredFrom;
     this.startEtcd(instance, config.etcdConfigFile);
     this.progress(`etcd started on ${id} (peer-${peerIndex}, ${host.ip}); agent took ${agent.durationMs} ms`);
     return instance;
@@ -261,7 +264,7 @@ export class LocalCluster {
   }
 
   /** Runs the bundled agent in the instance's network namespace but the host's mount namespace (so its mount persists). */
-  private runAgent(instance: Instance, configFile: string): Promise<{ code: number; durationMs?: number; error?: string }> {
+  private runAgent(instance: Instance, configFile: string): Promise<{ code: number; durationMs?: number; error?: string; restoredFrom?: string }> {
     return new Promise((resolve) => {
       const log = createWriteStream(join(instance.dir, 'agent.log'));
       // Own process group: a Ctrl-C on the terminal reaches the supervisor, which then stops its children itself.
@@ -271,6 +274,7 @@ export class LocalCluster {
       });
       let durationMs: number | undefined;
       let error: string | undefined;
+      let restoredFrom: string | undefined;
       let buffer = '';
       child.stdout!.on('data', (chunk: Buffer) => {
         log.write(chunk);
@@ -282,6 +286,7 @@ export class LocalCluster {
           try {
             const entry = JSON.parse(line);
             if (entry.msg === 'ready: etcd may start') durationMs = entry.durationMs;
+            if (entry.msg === 'snapshot restored') restoredFrom = entry.key;
             if (entry.level === 'error') error = entry.error;
           } catch {
             /* not a log line */
@@ -292,7 +297,7 @@ export class LocalCluster {
       // 'close', not 'exit': stdout may still hold the final report line when the process exits.
       child.on('close', (code) => {
         log.end();
-        resolve({ code: code ?? 1, durationMs, error: error ?? (code === 0 ? undefined : `exit ${code}`) });
+        resolve({ code: code ?? 1, durationMs, restoredFrom, error: error ?? (code === 0 ? undefined : `exit ${code}`) });
       });
     });
   }
@@ -389,11 +394,11 @@ export class LocalCluster {
     return result;
   }
 
-  /** Kills the instances of these peers at once (processes and volumes go; groups replace them). */
-  async kill(peerIndexes: number[], reason: string): Promise<void> {
+  /** Kills the instances of these peers at once (groups replace them); with `loseVolumes` their volumes are replaced by empty ones. */
+  async kill(peerIndexes: number[], reason: string, options: { loseVolumes?: boolean } = {}): Promise<void> {
     const victims = peerIndexes.map((i) => this.current(i)).filter((i): i is Instance => !!i);
     this.progress(`kill ${victims.map((v) => `peer-${v.peerIndex} (${v.id})`).join(', ')}: ${reason}`);
-    await Promise.all(victims.map((v) => this.terminate(v, { reason })));
+    await Promise.all(victims.map((v) => this.terminate(v, { reason, loseVolume: options.loseVolumes })));
   }
 
   async partition(zoneIndex: number): Promise<void> {

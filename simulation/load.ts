@@ -46,6 +46,8 @@ export async function discoverClientEndpoints(dnsServer: string, domain: string,
 
 export class LoadGenerator {
   readonly acked = new Map<string, string>();
+  /** When each write was acknowledged and the revision etcd gave it. */
+  readonly ackedDetail = new Map<string, { at: number; revision: number }>();
   readonly events: LoadEvent[] = [];
   failedWrites = 0;
   readFailures = 0;
@@ -114,8 +116,10 @@ export class LoadGenerator {
       seq++;
       const key = `${this.o.prefix}w${worker}/${String(seq).padStart(8, '0')}`;
       const value = `${worker}:${seq}:${Date.now()}`;
-      if (await this.write(key, value, worker + seq)) {
+      const revision = await this.write(key, value, worker + seq);
+      if (revision !== undefined) {
         this.acked.set(key, value);
+        this.ackedDetail.set(key, { at: Date.now(), revision });
         this.events.push({ at: Date.now(), kind: 'ack' });
       } else {
         this.failedWrites++;
@@ -125,8 +129,8 @@ export class LoadGenerator {
     }
   }
 
-  /** One write, retried on the other members until acknowledged or the deadline passes. */
-  private async write(key: string, value: string, start: number): Promise<boolean> {
+  /** One write, retried on the other members until acknowledged (its revision) or the deadline passes (`undefined`). */
+  private async write(key: string, value: string, start: number): Promise<number | undefined> {
     const deadline = Date.now() + this.o.writeDeadlineMs;
     for (let attempt = 0; Date.now() < deadline; attempt++) {
       const endpoint = this.pick(await this.currentEndpoints(), start + attempt);
@@ -135,8 +139,7 @@ export class LoadGenerator {
         continue;
       }
       try {
-        await this.client.put(endpoint, key, value, Math.min(this.o.attemptTimeoutMs, Math.max(1, deadline - Date.now())));
-        return true;
+        return await this.client.put(endpoint, key, value, Math.min(this.o.attemptTimeoutMs, Math.max(1, deadline - Date.now())));
       } catch {
         this.suspectUntil.set(endpoint.ip, Date.now() + 1000);
         this.endpointsAt = 0;
@@ -144,7 +147,7 @@ export class LoadGenerator {
         await new Promise((r) => setTimeout(r, Math.min(200, 10 * 2 ** Math.min(attempt, 4))));
       }
     }
-    return false;
+    return undefined;
   }
 
   private async readBack(start: number): Promise<void> {

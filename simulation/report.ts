@@ -22,6 +22,13 @@ export function renderTable(results: ScenarioResult[]): string {
     ['snapshot timers: taken / skipped', (r) => `${r.snapshot.taken} / ${r.snapshot.skipped}`],
     ['bootstrap to all healthy (s)', (r) => r.bootstrapSeconds.toFixed(2)],
   ];
+  if (results.some((r) => r.recoveryPoint)) {
+    const rp = (f: (p: NonNullable<ScenarioResult['recoveryPoint']>) => string) => (r: ScenarioResult) => (r.recoveryPoint ? f(r.recoveryPoint) : '–');
+    rows.push(
+      ['restored from snapshot at revision', rp((p) => `${p.snapshotRevision} (${p.restoredPeers} peers)`)],
+      ['recovery point: writes after it, gone', rp((p) => `${p.lostAfterSnapshot} of ${p.writesAfterSnapshot} in ${p.secondsFromSnapshotToLoss.toFixed(1)} s`)],
+    );
+  }
   const header = ['', ...results.map((r) => `${r.scenario} (${r.peers}/${r.zones})`)];
   const body = rows.map(([label, f]) => [label, ...results.map(f)]);
   const widths = header.map((_, c) => Math.max(...[header, ...body].map((row) => row[c].length)));

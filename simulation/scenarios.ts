@@ -10,7 +10,7 @@ import { failureBudget } from '../constructs/topology';
 import { LocalCluster } from './cluster';
 import { discoverClientEndpoints, LoadEvent, LoadGenerator } from './load';
 
-export const SCENARIOS = ['zone-and-node', 'whole-cluster', 'rolling-replace', 'zone-partition', 'volume-still-attached', 'volume-lost'] as const;
+export const SCENARIOS = ['zone-and-node', 'whole-cluster', 'rolling-replace', 'zone-partition', 'volume-still-attached', 'volume-lost', 'volumes-lost'] as const;
 export type ScenarioName = (typeof SCENARIOS)[number];
 
 /** Options of {@link runScenario}. */
@@ -49,6 +49,17 @@ export interface ScenarioResult {
   /** Instances launched after the failure; `hookCompleted`: the real DNS updater completed its launch lifecycle action. */
   readonly replacements: { peer: number; instanceId: string; ip: string; hookCompleted: boolean }[];
   readonly lostKeys: string[];
+  /**
+   * `volumes-lost` only: the snapshot the cluster came back from, and the writes acknowledged after it and
+   * before every volume was lost (gone by design: the recovery point). `lost` counts only the other writes.
+   */
+  readonly recoveryPoint?: {
+    readonly snapshotRevision: number;
+    readonly secondsFromSnapshotToLoss: number;
+    readonly writesAfterSnapshot: number;
+    readonly lostAfterSnapshot: number;
+    readonly restoredPeers: number;
+  };
   /** Every peer's snapshot timer fired once after healing: how many took one (only the leader should). */
   readonly snapshot: { readonly taken: number; readonly skipped: number; readonly members?: number; readonly revision?: number };
   readonly timeline: { readonly startedAt: number; readonly load: LoadEvent[]; readonly healthy: { at: number; healthy: number }[]; readonly marks: { at: number; what: string }[] };
@@ -94,8 +105,9 @@ export async function runScenario(name: ScenarioName, options: ScenarioOptions):
     progress(`load running: ${load.ackedCount} writes acknowledged so far`);
 
     const instancesBefore = new Set(cluster.instances.map((i) => i.id));
-    const faultAt = Date.now();
+    let faultAt = Date.now();
     let recoveryFrom = faultAt;
+    let beforeLoss: { revision: number; at: number } | undefined;
     const mark = (what: string) => marks.push({ at: Date.now(), what });
     const byZone = (z: number) => peerIndices(options.peers).filter((i) => zoneIndexOf(i, options.zones) === z);
 
@@ -132,6 +144,19 @@ export async function runScenario(name: ScenarioName, options: ScenarioOptions):
         await cluster.terminate(victim, { reason: 'instance and volume lost', loseVolume: true });
         break;
       }
+      case 'volumes-lost': {
+        const taken = await cluster.snapshotAll();
+        const revision = taken.uploaded[0]?.revision;
+        if (revision === undefined) throw new Error('no snapshot was taken before the volumes were lost');
+        mark(`snapshot at revision ${revision}`);
+        progress(`snapshot at revision ${revision}; writing on for 2 s: those writes are the recovery point`);
+        await sleep(2000);
+        beforeLoss = { revision, at: Date.now() };
+        faultAt = recoveryFrom = beforeLoss.at;
+        mark('every instance dies with its volume');
+        await cluster.kill(peerIndices(options.peers), 'every instance and every volume: the cluster must come back from the snapshot', { loseVolumes: true });
+        break;
+      }
       case 'volume-still-attached': {
         const victim = cluster.current(2)!;
         mark('peer-2 dies, volume held 5 s');
@@ -154,7 +179,27 @@ export async function runScenario(name: ScenarioName, options: ScenarioOptions):
     const loadStoppedAt = Date.now();
     sampling = false;
     await sampler;
-    const { lost } = await load.verify();
+    const verified = await load.verify();
+    let lost = verified.lost;
+    let recoveryPoint: ScenarioResult['recoveryPoint'];
+    if (beforeLoss) {
+      // Acknowledged after the snapshot and before the loss: expected gone. Everything else must be there.
+      const afterSnapshot = new Set(
+        [...load.ackedDetail].filter(([, d]) => d.at <= beforeLoss!.at && d.revision > beforeLoss!.revision).map(([key]) => key),
+      );
+      const snapshotMark = marks.find((m) => m.what.startsWith('snapshot at revision'))!;
+      recoveryPoint = {
+        snapshotRevision: beforeLoss.revision,
+        secondsFromSnapshotToLoss: round((beforeLoss.at - snapshotMark.at) / 1000),
+        writesAfterSnapshot: afterSnapshot.size,
+        lostAfterSnapshot: lost.filter((key) => afterSnapshot.has(key)).length,
+        restoredPeers: cluster.instances.filter((i) => !instancesBefore.has(i.id) && i.restoredFrom !== undefined).length,
+      };
+      lost = lost.filter((key) => !afterSnapshot.has(key));
+      progress(
+        `recovery point: ${recoveryPoint.writesAfterSnapshot} writes acknowledged in the ${recoveryPoint.secondsFromSnapshotToLoss} s after the snapshot, ${recoveryPoint.lostAfterSnapshot} of them gone; ${recoveryPoint.restoredPeers} peers restored`,
+      );
+    }
     const snap = await cluster.snapshotAll();
     const membersAfter = await cluster.members();
     const memberIdsChanged = [...membersBefore].filter(([peer, id]) => membersAfter.get(peer) !== id).map(([peer]) => peer);
@@ -182,6 +227,7 @@ export async function runScenario(name: ScenarioName, options: ScenarioOptions):
       membersAfter: Object.fromEntries(membersAfter),
       replacements: replacementsList.map((i) => ({ peer: i.peerIndex, instanceId: i.id, ip: i.host.ip, hookCompleted: cluster.lifecycleCompleted.has(i.id) })),
       lostKeys: lost.slice(0, 20),
+      recoveryPoint,
       snapshot: { taken: snap.taken, skipped: snap.skipped, members: snap.uploaded[0]?.members, revision: snap.uploaded[0]?.revision },
       timeline: { startedAt, load: load.events, healthy, marks },
     };

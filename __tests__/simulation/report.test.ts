@@ -68,6 +68,15 @@ describe('simulation report', () => {
     expect(svg).toContain('kill &lt;zone 0&gt;');
   });
 
+  test('the recovery point appears only when a run restored from a snapshot', () => {
+    expect(renderTable([result])).not.toContain('recovery point');
+    const restored = { ...result, scenario: 'volumes-lost' as const, recoveryPoint: { snapshotRevision: 788, secondsFromSnapshotToLoss: 2, writesAfterSnapshot: 314, lostAfterSnapshot: 314, restoredPeers: 9 } };
+    const table = renderTable([result, restored]);
+    expect(table).toMatch(/\| restored from snapshot at revision +\| +– \| +788 \(9 peers\) \|/);
+    expect(table).toMatch(/\| recovery point: writes after it, gone +\| +– \| +314 of 314 in 2\.0 s \|/);
+    expect(figures(restored)).toHaveProperty('recoveryPoint.writesAfterSnapshot', 314);
+  });
+
   test('prefix range end', () => {
     expect(prefixEnd('/sim/')).toBe('/sim0');
   });

@@ -78,4 +78,26 @@ describeWithRoot('local cluster scenarios (9 peers, 3 zones)', why, () => {
     expect(leftovers(dir)).toEqual([]);
     expectHealedWithoutLoss(r, [4], ['peer-4']);
   }, 300_000);
+
+  test('volumes-lost: every instance and every volume is lost; the cluster comes back from the snapshot by itself', async () => {
+    const dir = join(tmpdir(), 'etcdsim-test', 'volumes-lost');
+    const r = await runScenario('volumes-lost', { peers: 9, zones: 3, dir, progress });
+    expect(leftovers(dir)).toEqual([]);
+    // Every write the snapshot held, and every write after the restore, is there.
+    expect(r.lost).toBe(0);
+    expect(r.lostKeys).toEqual([]);
+    // Exactly the writes acknowledged after the snapshot are gone: the restore is the snapshot, no more, no less.
+    expect(r.recoveryPoint).toBeDefined();
+    expect(r.recoveryPoint!.writesAfterSnapshot).toBeGreaterThan(0);
+    expect(r.recoveryPoint!.lostAfterSnapshot).toBe(r.recoveryPoint!.writesAfterSnapshot);
+    // All nine restored the same snapshot, as the formation members they were: no operator, same member ids.
+    expect(r.recoveryPoint!.restoredPeers).toBe(9);
+    expect(r.memberIdsChanged).toEqual([]);
+    expect(Object.keys(r.membersAfter)).toHaveLength(9);
+    expect(r.replacements.map((x) => x.peer).sort((a, b) => a - b)).toEqual([0, 1, 2, 3, 4, 5, 6, 7, 8]);
+    expect(r.replacements.filter((x) => !x.hookCompleted)).toEqual([]);
+    // The restored cluster takes snapshots again, from its leader only.
+    expect(r.snapshot).toMatchObject({ taken: 1, skipped: 8, members: 9 });
+    expect(r.snapshot.revision).toBeGreaterThan(r.recoveryPoint!.snapshotRevision);
+  }, 300_000);
 });
