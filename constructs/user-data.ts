@@ -68,6 +68,7 @@ export function etcdUnit(etcdConfigFile: string, etcdUser: string, dataDir: stri
 Description=etcd peer
 Requires=etcd-node-agent.service
 After=etcd-node-agent.service
+Wants=etcd-learner-promote.service
 AssertPathIsMountPoint=${dataDir}
 
 [Service]
@@ -80,6 +81,25 @@ LimitNOFILE=65536
 
 [Install]
 WantedBy=multi-user.target
+`;
+}
+
+/**
+ * After etcd is up: promotes this peer if the agent added it as a learner
+ * (a rejoin with an empty volume); does nothing otherwise. Retried until the
+ * learner has caught up.
+ */
+export function learnerPromoteUnit(): string {
+  return `[Unit]
+Description=Promote this etcd peer from learner to voting member once caught up
+After=etcd.service
+BindsTo=etcd.service
+
+[Service]
+Type=oneshot
+ExecStart=/usr/bin/node ${AGENT_PATH} promote --config ${AGENT_CONFIG_PATH}
+Restart=on-failure
+RestartSec=15
 `;
 }
 
@@ -204,6 +224,7 @@ export function renderUserData(input: UserDataInput): string {
     ...unitFile('etcd-node-agent.service', agentUnit()),
     ...unitFile('etcd-node-agent-failed.service', agentFailedUnit()),
     ...unitFile('etcd.service', etcdUnit(c.etcdConfigFile, c.etcdUser, c.dataDir)),
+    ...unitFile('etcd-learner-promote.service', learnerPromoteUnit()),
   );
   // Timers: snapshots (only the leader takes one) and certificate renewal.
   const timers: [string, { service: string; timer: string }][] = [];

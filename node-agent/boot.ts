@@ -13,6 +13,7 @@ import { classifyDataDir, DataDirState, decideFilesystem, decideMount } from './
 import { renderEtcdConfig } from './etcd-config';
 import type { BackupStore } from './backup';
 import type { MembershipPort } from './etcdctl';
+import { markLearner } from './learner';
 import { decideStart, StartPlan } from './membership';
 import { newestSnapshot, RecoveryFacts } from './recovery';
 import { restoreSnapshot, SnapshotRestorer } from './restore';
@@ -280,6 +281,7 @@ export async function planStart(
   }
 
   let restoredFrom = own?.restoredFrom;
+  let learner = false;
   let joining: { initialCluster: string } | undefined;
   switch (plan.action) {
     case 'start-existing-data':
@@ -296,18 +298,45 @@ export async function planStart(
     }
     case 'start-added':
       joining = { initialCluster: plan.initialCluster };
+      learner = plan.learner;
       break;
     case 'rejoin':
       if (plan.removeMemberId) {
         await membership!.remove(plan.removeMemberId);
         log.warn('removed the stale member of this peer', { memberId: plan.removeMemberId, peer: self.name });
       }
-      joining = { initialCluster: await membership!.add(self.name, self.peerUrl) };
+      joining = { initialCluster: await addAsLearner(config, membership!, self, { log, sleep: deps.sleep }) };
+      learner = true;
+      log.info('joined as a learner: promoted once caught up', { peer: self.name });
       break;
   }
+  await markLearner(config, learner);
   // Required: a peer about to run etcd on this volume that failed to say so could let the others restore beside it.
   if (backups) await backups.putPeerReport(config.peerIndex, { state: 'member', ...(restoredFrom ? { restoredFrom } : {}) });
   return joining;
+}
+
+/**
+ * Adds this peer as a learner. etcd 3.4 allows one learner at a time, so while
+ * another rejoining peer is still catching up this asks again until the
+ * decide deadline.
+ */
+async function addAsLearner(
+  config: AgentConfig,
+  membership: MembershipPort,
+  self: { name: string; peerUrl: string },
+  deps: { log: Logger; sleep: (ms: number) => Promise<void> },
+): Promise<string> {
+  const deadline = Date.now() + config.deadlines.decideSeconds * 1000;
+  for (;;) {
+    try {
+      return await membership.add(self.name, self.peerUrl, { learner: true });
+    } catch (error) {
+      if (!/too many learner/i.test((error as Error).message) || Date.now() >= deadline) throw error;
+      deps.log.info('another learner is catching up; waiting to be added', { peer: self.name });
+      await deps.sleep(2000);
+    }
+  }
 }
 
 /**

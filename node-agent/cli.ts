@@ -16,6 +16,7 @@ import { AgentConfig, parseAgentConfig } from './config';
 import { EtcdctlMembership, etcdctlPrefix } from './etcdctl';
 import { CaStore, issueCertificate } from './pki';
 import { LocalVolumeProvider } from './local';
+import { promoteSelf } from './learner';
 import { EtcdctlRestorer } from './restore';
 
 const USAGE = `usage:
@@ -27,6 +28,9 @@ const USAGE = `usage:
   node-agent snapshot --config FILE
       report that this peer's volume holds a member; then, if this peer is the leader,
       save, verify and upload an etcd snapshot (a timer runs this)
+  node-agent promote --config FILE
+      if this peer rejoined as a learner: promote it to a voting member once it has caught up
+      (runs after etcd starts; does nothing otherwise)
   node-agent renew-certificates --config FILE
       issue this peer's certificate again from the cluster CA (a daily timer runs this)
   node-agent issue-client-cert (--ca-secret ARN | --ca-dir DIR | --config FILE) --name NAME --out DIR [--hours 720]
@@ -110,6 +114,12 @@ export async function main(argv: string[]): Promise<number> {
       // The report first: it must stay current even while snapshots fail.
       await refreshPeerReport(config, store, log);
       await takeSnapshot(config, { etcd, store, log });
+      return 0;
+    }
+    if (command === 'promote') {
+      const config = readConfig(parseFlags(rest, ['config']).config);
+      const outcome = await promoteSelf(config, new EtcdctlMembership(config, etcdctlPrefix(config)), { log });
+      if (outcome === 'nothing-pending') log.info('nothing to promote: this peer did not join as a learner', { peer: `peer-${config.peerIndex}` });
       return 0;
     }
     if (command === 'renew-certificates') {

@@ -5,7 +5,7 @@
  */
 import { join } from 'path';
 import type { AgentConfig } from './config';
-import { ClusterView, parseInitialCluster, parseMemberList } from './membership';
+import { ClusterView, MemberEntry, parseInitialCluster, parseMemberList } from './membership';
 import { CommandResult, run } from './system';
 
 /** How etcdctl finds members: DNS discovery, or one explicit endpoint (this peer's own). */
@@ -28,8 +28,12 @@ export function etcdctlPrefix(config: AgentConfig): string[] {
 export interface MembershipPort {
   view(): Promise<ClusterView>;
   remove(memberId: string): Promise<void>;
-  /** Adds a member and returns the initial cluster it must start with. */
-  add(name: string, peerUrl: string): Promise<string>;
+  /** Adds a member (a learner unless told otherwise) and returns the initial cluster it must start with. */
+  add(name: string, peerUrl: string, options?: { learner?: boolean }): Promise<string>;
+  /** The member list alone (no health probe). */
+  members(): Promise<MemberEntry[]>;
+  /** Promotes a learner; `not-ready` while it has not caught up with the leader. */
+  promote(memberId: string): Promise<'promoted' | 'not-ready'>;
 }
 
 export class EtcdctlMembership implements MembershipPort {
@@ -59,9 +63,23 @@ export class EtcdctlMembership implements MembershipPort {
     if (r.code !== 0 && !/member not found/i.test(r.stderr)) throw new Error(`etcdctl member remove ${memberId} failed: ${r.stderr.trim().split('\n').pop()}`);
   }
 
-  async add(name: string, peerUrl: string): Promise<string> {
-    const r = await this.etcdctl(['member', 'add', name, `--peer-urls=${peerUrl}`]);
+  async add(name: string, peerUrl: string, options: { learner?: boolean } = { learner: true }): Promise<string> {
+    const r = await this.etcdctl(['member', 'add', name, `--peer-urls=${peerUrl}`, ...(options.learner ? ['--learner'] : [])]);
     if (r.code !== 0) throw new Error(`etcdctl member add ${name} failed: ${r.stderr.trim().split('\n').pop()}`);
     return parseInitialCluster(r.stdout);
+  }
+
+  async members(): Promise<MemberEntry[]> {
+    const r = await this.etcdctl(['member', 'list', '-w', 'simple']);
+    if (r.code !== 0) throw new Error(`etcdctl member list failed: ${(r.stderr || r.stdout).trim().split('\n').pop()}`);
+    return parseMemberList(r.stdout);
+  }
+
+  async promote(memberId: string): Promise<'promoted' | 'not-ready'> {
+    const r = await this.etcdctl(['member', 'promote', memberId]);
+    if (r.code === 0) return 'promoted';
+    // etcd refuses until the learner's log is close to the leader's; a learner endpoint refuses the call itself.
+    if (/in sync with leader|not supported for learner|not ready|context deadline exceeded/i.test(r.stderr)) return 'not-ready';
+    throw new Error(`etcdctl member promote ${memberId} failed: ${r.stderr.trim().split('\n').pop()}`);
   }
 }

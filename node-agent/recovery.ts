@@ -7,7 +7,7 @@
  * agent decides on an empty volume, `member` before etcd starts on data.
  * Times are the store's own clock (S3 LastModified), never an instance's.
  */
-import { peerName } from '../constructs/naming';
+import { BACKUP_KEYS, peerName } from '../constructs/naming';
 
 /** What one peer last said about its volume. */
 export interface PeerReport {
@@ -49,14 +49,17 @@ export type RecoveryPlan =
   | { readonly action: 'bootstrap'; readonly reason: string }
   | { readonly action: 'wait'; readonly reason: string };
 
-/** The newest snapshot; a tie in time goes to the frequent tier (the daily object is a copy of one of them). */
+/**
+ * The snapshot to restore: the newest of the frequent tier, whose keys are
+ * unique per run; only when none is left (they expire first), the newest
+ * daily one. A daily object is a copy of that day's latest frequent one,
+ * uploaded just after it, and its key is rewritten all day, so it never
+ * names a snapshot while a frequent one exists.
+ */
 export function newestSnapshot(snapshots: readonly SnapshotRef[]): SnapshotRef | undefined {
-  const usable = snapshots.filter((s) => s.key.endsWith('.db'));
-  return usable.reduce<SnapshotRef | undefined>((best, s) => {
-    if (!best || s.at > best.at) return s;
-    if (s.at === best.at && s.key.includes('/frequent/') && !best.key.includes('/frequent/')) return s;
-    return best;
-  }, undefined);
+  const newest = (tier: string) =>
+    snapshots.filter((s) => s.key.startsWith(tier) && s.key.endsWith('.db')).reduce<SnapshotRef | undefined>((best, s) => (!best || s.at > best.at ? s : best), undefined);
+  return newest(BACKUP_KEYS.frequent) ?? newest(BACKUP_KEYS.daily);
 }
 
 /**

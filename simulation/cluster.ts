@@ -22,6 +22,7 @@ import { handleEvent, UpdaterSettings } from '../lambda/index';
 import { ObservedInstance, ObservedRecord } from '../lambda/reconcile';
 import { jsonLogger, Logger } from '../runtime/log';
 import type { AgentConfig } from '../node-agent/config';
+import { learnerMarkerFile } from '../node-agent/learner';
 import { readMountTable, run, runChecked } from '../node-agent/system';
 import { DnsmasqServer } from './dns';
 import { EtcdHttpClient, Endpoint } from './etcd-client';
@@ -62,6 +63,8 @@ export interface Instance {
   etcdStartedAt?: number;
   /** The snapshot its agent restored the data dir from, if it did. */
   restoredFrom?: string;
+  /** Joined as a learner: whether the promotion to voting member succeeded (undefined while running or never needed). */
+  promoted?: boolean;
   /** A terminate was requested (kill), as opposed to etcd dying on its own. */
   terminating: boolean;
 }
@@ -135,8 +138,9 @@ export class LocalCluster {
     await this.cleanLeftovers();
     await writeRunRegistry([this.options.dir]);
     await fs.mkdir(this.options.dir, { recursive: true });
-    // A fresh run starts from fresh instances, volumes and CA; a reused directory must not mix runs.
-    for (const sub of ['instances', 'volumes', 'ca', 'client']) await fs.rm(join(this.options.dir, sub), { recursive: true, force: true });
+    // A fresh run starts from fresh instances, volumes, CA and bucket; a reused directory must not mix runs
+    // (an earlier run's snapshots would rightly be restored into the new cluster).
+    for (const sub of ['instances', 'volumes', 'ca', 'client', 'backups']) await fs.rm(join(this.options.dir, sub), { recursive: true, force: true });
     await fs.mkdir(join(this.options.dir, 'volumes'), { recursive: true });
     await fs.mkdir(join(this.options.dir, 'instances'), { recursive: true });
     await enableForwarding();
@@ -252,6 +256,8 @@ export class LocalCluster {
     instance.agentMs = agent.durationMs;
     instance.restoredFrom = agent.restoredFrom;
     this.startEtcd(instance, config.etcdConfigFile);
+    // The promotion unit (After=etcd.service) of a peer the agent added as a learner.
+    if (await fs.stat(learnerMarkerFile(config)).catch(() => undefined)) this.promote(instance);
     this.progress(`etcd started on ${id} (peer-${peerIndex}, ${host.ip}); agent took ${agent.durationMs} ms`);
     return instance;
   }
@@ -300,6 +306,19 @@ export class LocalCluster {
         resolve({ code: code ?? 1, durationMs, restoredFrom, error: error ?? (code === 0 ? undefined : `exit ${code}`) });
       });
     });
+  }
+
+  /** Runs the agent's `promote` in the instance, as the learner-promotion unit would after etcd starts. */
+  private promote(instance: Instance): void {
+    const p = run('nsenter', [`--net=/run/netns/${instance.host.namespace}`, '--', process.execPath, this.options.agentPath, 'promote', '--config', join(instance.dir, 'agent.json')], 300_000).then(
+      async (r) => {
+        await fs.appendFile(join(instance.dir, 'promote.log'), r.stdout + r.stderr).catch(() => undefined);
+        instance.promoted = r.code === 0 && r.stdout.includes('learner promoted to voting member');
+        this.progress(instance.promoted ? `peer-${instance.peerIndex} (${instance.id}) promoted from learner to voting member` : `promotion of peer-${instance.peerIndex} failed: ${r.stderr.trim().split('\n').pop()}`);
+      },
+    );
+    this.pendingLaunches.add(p);
+    p.finally(() => this.pendingLaunches.delete(p)).catch(() => undefined);
   }
 
   private startEtcd(instance: Instance, configFile: string): void {
@@ -446,8 +465,8 @@ export class LocalCluster {
       '--command-timeout', '5s', '-w', 'simple', 'member', 'list',
     ], 20_000);
     if (r.code !== 0) throw new Error(`etcdctl member list failed: ${(r.stderr || r.stdout).trim().split('\n').pop()}`);
-    // Lines: "<hex id>, started, peer-3, https://peer-3…:2380, https://peer-3…:2379, false"
-    return new Map(r.stdout.trim().split('\n').map((line) => line.split(', ')).map((f) => [f[2], f[0]]));
+    // Lines: "<hex id>, started, peer-3, https://peer-3…:2380, https://peer-3…:2379, false"; a learner is marked `true`.
+    return new Map(r.stdout.trim().split('\n').map((line) => line.split(', ')).map((f) => [f[2] + (f[5] === 'true' ? ' (learner)' : ''), f[0]]));
   }
 
   /** etcd's version string, as the report prints it. */

@@ -46,8 +46,11 @@ export interface ScenarioResult {
   readonly memberIdsChanged: string[];
   readonly membersBefore: Record<string, string>;
   readonly membersAfter: Record<string, string>;
-  /** Instances launched after the failure; `hookCompleted`: the real DNS updater completed its launch lifecycle action. */
-  readonly replacements: { peer: number; instanceId: string; ip: string; hookCompleted: boolean }[];
+  /**
+   * Instances launched after the failure; `hookCompleted`: the real DNS updater completed its launch lifecycle
+   * action; `promotedFromLearner`: it rejoined as a learner and was promoted (absent if it never was a learner).
+   */
+  readonly replacements: { peer: number; instanceId: string; ip: string; hookCompleted: boolean; promotedFromLearner?: boolean }[];
   readonly lostKeys: string[];
   /**
    * `volumes-lost` only: the snapshot the cluster came back from, and the writes acknowledged after it and
@@ -151,10 +154,11 @@ export async function runScenario(name: ScenarioName, options: ScenarioOptions):
         mark(`snapshot at revision ${revision}`);
         progress(`snapshot at revision ${revision}; writing on for 2 s: those writes are the recovery point`);
         await sleep(2000);
-        beforeLoss = { revision, at: Date.now() };
-        faultAt = recoveryFrom = beforeLoss.at;
+        faultAt = recoveryFrom = Date.now();
         mark('every instance dies with its volume');
         await cluster.kill(peerIndices(options.peers), 'every instance and every volume: the cluster must come back from the snapshot', { loseVolumes: true });
+        // Every old etcd is dead now: a write acknowledged until here came from the old cluster, any later one from the restored.
+        beforeLoss = { revision, at: Date.now() };
         break;
       }
       case 'volume-still-attached': {
@@ -190,7 +194,7 @@ export async function runScenario(name: ScenarioName, options: ScenarioOptions):
       const snapshotMark = marks.find((m) => m.what.startsWith('snapshot at revision'))!;
       recoveryPoint = {
         snapshotRevision: beforeLoss.revision,
-        secondsFromSnapshotToLoss: round((beforeLoss.at - snapshotMark.at) / 1000),
+        secondsFromSnapshotToLoss: round((faultAt - snapshotMark.at) / 1000),
         writesAfterSnapshot: afterSnapshot.size,
         lostAfterSnapshot: lost.filter((key) => afterSnapshot.has(key)).length,
         restoredPeers: cluster.instances.filter((i) => !instancesBefore.has(i.id) && i.restoredFrom !== undefined).length,
@@ -225,7 +229,13 @@ export async function runScenario(name: ScenarioName, options: ScenarioOptions):
       memberIdsChanged,
       membersBefore: Object.fromEntries(membersBefore),
       membersAfter: Object.fromEntries(membersAfter),
-      replacements: replacementsList.map((i) => ({ peer: i.peerIndex, instanceId: i.id, ip: i.host.ip, hookCompleted: cluster.lifecycleCompleted.has(i.id) })),
+      replacements: replacementsList.map((i) => ({
+        peer: i.peerIndex,
+        instanceId: i.id,
+        ip: i.host.ip,
+        hookCompleted: cluster.lifecycleCompleted.has(i.id),
+        ...(i.promoted !== undefined ? { promotedFromLearner: i.promoted } : {}),
+      })),
       lostKeys: lost.slice(0, 20),
       recoveryPoint,
       snapshot: { taken: snap.taken, skipped: snap.skipped, members: snap.uploaded[0]?.members, revision: snap.uploaded[0]?.revision },

@@ -1,4 +1,4 @@
-import { agentUnit, etcdUnit, renderUserData } from '../../constructs/user-data';
+import { agentUnit, etcdUnit, learnerPromoteUnit, renderUserData } from '../../constructs/user-data';
 import { DEFAULT_DEADLINES } from '../../node-agent/config';
 
 const input = {
@@ -48,6 +48,17 @@ describe('user data', () => {
     expect(agentUnit()).toMatch(/^Type=oneshot$/m);
     expect(agentUnit()).toMatch(/^OnFailure=etcd-node-agent-failed\.service$/m);
     expect(script).toContain(unit.trimEnd());
+  });
+
+  test('etcd pulls in the learner promotion, which runs after etcd and goes down with it', () => {
+    const etcd = etcdUnit('/etc/etcd/etcd.conf.yml', 'etcd', '/var/lib/etcd');
+    expect(etcd).toMatch(/^Wants=etcd-learner-promote\.service$/m);
+    const promote = learnerPromoteUnit();
+    expect(promote).toMatch(/^After=etcd\.service$/m);
+    expect(promote).toMatch(/^BindsTo=etcd\.service$/m);
+    expect(promote).toMatch(/^ExecStart=\/usr\/bin\/node \/usr\/local\/lib\/etcd-node-agent\/agent\.js promote --config \/etc\/etcd-node-agent\/config\.json$/m);
+    expect(promote).toMatch(/^Restart=on-failure$/m);
+    expect(script).toContain(promote.trimEnd());
   });
 
   test('has no Terraform interpolation or escape of its own', () => {

@@ -3,7 +3,7 @@ import { renderEtcdConfig } from '../../node-agent/etcd-config';
 import { parseAgentConfig } from '../../node-agent/config';
 
 const self = { name: 'peer-4', index: 4, peerCount: 9, peerUrl: 'https://peer-4.sim.etcd.test:2380', clusterToken: 'sim-etcd' };
-const member = (name: string, id: string, status = 'started'): MemberEntry => ({ id, status, name, peerUrls: [`https://${name || 'peer-4'}.sim.etcd.test:2380`] });
+const member = (name: string, id: string, status = 'started', isLearner = false): MemberEntry => ({ id, status, name, peerUrls: [`https://${name || 'peer-4'}.sim.etcd.test:2380`], isLearner });
 const others = [member('peer-0', 'ad31481863f05b56'), member('peer-1', '7ec56a60fe30e3e9')];
 const answered = (healthy: boolean, members: MemberEntry[]): ClusterView => ({ kind: 'answered', healthy, members });
 
@@ -35,6 +35,25 @@ describe('how etcd starts (decision table)', () => {
     expect(decideStart('fresh', answered(false, [...others, formation]), self).action).toBe('bootstrap');
   });
 
+  test('listed as never started in a cluster restored from a snapshot: never bootstraps empty', () => {
+    const S = { key: 'snapshots/frequent/a-rev9.db', at: 1000 };
+    const formation = member('', formationMemberId([self.peerUrl], self.clusterToken), 'unstarted');
+    // The others restored S and this peer has not reported since: it restores S too, as they did.
+    const restoring = Array.from({ length: 9 }, (_, peer) => ({ peer, state: 'member' as const, at: 3000, restoredFrom: S.key }));
+    expect(decideStart('fresh', answered(true, [...others, formation]), self, { newestSnapshot: S, reports: restoring })).toMatchObject({ action: 'restore', snapshot: S });
+    // The restored cluster has taken a newer snapshot since: S is no longer what it holds, so the member is replaced.
+    const S2 = { key: 'snapshots/frequent/b-rev90.db', at: 5000 };
+    expect(decideStart('fresh', answered(true, [...others, formation]), self, { newestSnapshot: S2, reports: restoring })).toMatchObject({
+      action: 'rejoin',
+      removeMemberId: formation.id,
+      reason: expect.stringContaining('an empty member would never receive the restored data'),
+    });
+    expect(decideStart('fresh', answered(false, [...others, formation]), self, { newestSnapshot: S2, reports: restoring }).action).toBe('wait');
+    // A first formation (nobody restored anything) still bootstraps, with or without snapshots.
+    const formed = restoring.map(({ restoredFrom, ...r }) => r);
+    expect(decideStart('fresh', answered(true, [...others, formation]), self, { newestSnapshot: S2, reports: formed }).action).toBe('bootstrap');
+  });
+
   test('fresh, and the live cluster knows this peer as started: the stale member is replaced', () => {
     expect(decideStart('fresh', answered(true, [...others, member('peer-4', '6fc85d70cd40b991')]), self)).toEqual({
       action: 'rejoin',
@@ -48,9 +67,10 @@ describe('how etcd starts (decision table)', () => {
   });
 
   test('fresh, added by a boot that died before etcd ran: starts as that member with state existing', () => {
-    const added = member('', '1a2b3c4d5e6f7081', 'unstarted');
+    const added = member('', '1a2b3c4d5e6f7081', 'unstarted', true);
     expect(decideStart('fresh', answered(true, [...others, added]), self)).toEqual({
       action: 'start-added',
+      learner: true,
       initialCluster: 'peer-0=https://peer-0.sim.etcd.test:2380,peer-1=https://peer-1.sim.etcd.test:2380,peer-4=https://peer-4.sim.etcd.test:2380',
       reason: 'peer-4 was added as member 1a2b3c4d5e6f7081 but never started: starting as that member',
     });
@@ -86,9 +106,9 @@ describe('etcd facts the table relies on', () => {
   });
 
   test('etcdctl output parsing', () => {
-    expect(parseMemberList('7ec56a60fe30e3e9, started, peer-1, https://peer-1.sim.etcd.test:2380, https://peer-1.sim.etcd.test:2379, false\n1a2b, unstarted, , https://peer-4.sim.etcd.test:2380, , false\n')).toEqual([
-      { id: '7ec56a60fe30e3e9', status: 'started', name: 'peer-1', peerUrls: ['https://peer-1.sim.etcd.test:2380'] },
-      { id: '1a2b', status: 'unstarted', name: '', peerUrls: ['https://peer-4.sim.etcd.test:2380'] },
+    expect(parseMemberList('7ec56a60fe30e3e9, started, peer-1, https://peer-1.sim.etcd.test:2380, https://peer-1.sim.etcd.test:2379, false\n1a2b, unstarted, , https://peer-4.sim.etcd.test:2380, , true\n')).toEqual([
+      { id: '7ec56a60fe30e3e9', status: 'started', name: 'peer-1', peerUrls: ['https://peer-1.sim.etcd.test:2380'], isLearner: false },
+      { id: '1a2b', status: 'unstarted', name: '', peerUrls: ['https://peer-4.sim.etcd.test:2380'], isLearner: true },
     ]);
     expect(() => parseMemberList('garbage line')).toThrow('unexpected etcdctl member list line');
     expect(parseInitialCluster('Member 1a2b added to cluster 3c4d\n\nETCD_NAME="peer-4"\nETCD_INITIAL_CLUSTER="peer-0=https://a:2380,peer-4=https://b:2380"\nETCD_INITIAL_CLUSTER_STATE="existing"\n')).toBe(

@@ -22,6 +22,12 @@ const nobodyAnswers: MembershipPort = {
   add: async () => {
     throw new Error('no membership change without quorum');
   },
+  members: async () => {
+    throw new Error('no answer');
+  },
+  promote: async () => {
+    throw new Error('no answer');
+  },
 };
 const restorer = (): SnapshotRestorer & { calls: string[] } => {
   const calls: string[] = [];

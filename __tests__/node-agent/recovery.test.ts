@@ -55,13 +55,14 @@ describe('the recovery table (a fresh volume, no quorum)', () => {
     expect(decideRecovery(self, { newestSnapshot: S, reports: all((i) => ({ ...fresh(i), restoredFrom: S.key })), ownRestoredFrom: S.key }).action).toBe('restore');
   });
 
-  test('the newest snapshot is chosen by the store\'s time; a tie goes to the frequent tier', () => {
-    const daily = { key: 'snapshots/daily/2026-11-25.db', at: 10_000 };
+  test('the snapshot to restore: the newest frequent one; a daily one only when no frequent one is left', () => {
+    const daily = { key: 'snapshots/daily/2026-11-25.db', at: 10_001 };
     const frequent = { key: 'snapshots/frequent/2026-11-25T01-00-00Z-rev500.db', at: 10_000 };
     const older = { key: 'snapshots/frequent/2026-11-25T00-45-00Z-rev400.db', at: 9_000 };
+    // The daily copy is uploaded just after the frequent one, and its key is rewritten all day: never chosen beside it.
     expect(newestSnapshot([older, daily, frequent])).toBe(frequent);
-    expect(newestSnapshot([frequent, daily])).toBe(frequent);
-    expect(newestSnapshot([older, { key: 'snapshots/frequent/x.db.json', at: 99_000 }])).toBe(older);
+    expect(newestSnapshot([daily, { key: 'snapshots/daily/2026-11-24.db', at: 5_000 }])).toBe(daily);
+    expect(newestSnapshot([older, { key: 'snapshots/frequent/x.db.json', at: 99_000 }, { key: 'peers/peer-1.json', at: 99_000 }])).toBe(older);
     expect(newestSnapshot([])).toBeUndefined();
   });
 });

@@ -72,11 +72,13 @@ describeWithRoot('local cluster scenarios (9 peers, 3 zones)', why, () => {
     expectHealedWithoutLoss(r, [0, 1, 2, 3, 4, 5, 6, 7, 8]);
   }, 300_000);
 
-  test('volume-lost: a peer comes back with an empty volume and rejoins as a new member, never under its old identity', async () => {
+  test('volume-lost: a peer comes back with an empty volume and rejoins as a new member (a learner first), never under its old identity', async () => {
     const dir = join(tmpdir(), 'etcdsim-test', 'volume-lost');
     const r = await runScenario('volume-lost', { peers: 9, zones: 3, dir, progress });
     expect(leftovers(dir)).toEqual([]);
     expectHealedWithoutLoss(r, [4], ['peer-4']);
+    // It rejoined as a learner, and was promoted to a voting member once caught up (membersAfter names no learner).
+    expect(r.replacements).toEqual([expect.objectContaining({ peer: 4, promotedFromLearner: true })]);
   }, 300_000);
 
   test('volumes-lost: every instance and every volume is lost; the cluster comes back from the snapshot by itself', async () => {
