@@ -245,6 +245,9 @@ export async function planStart(
     }
     return undefined;
   }
+  // Foreign files: refused before anything is reported, so the volume never counts as empty for a restore.
+  const withoutCluster = decideStart(dataDir, { kind: 'no-answer' }, self);
+  if (withoutCluster.action === 'refuse') throw new AgentRefusal(withoutCluster.reason);
 
   const deadline = Date.now() + config.deadlines.decideSeconds * 1000;
   let lastLog = 0;

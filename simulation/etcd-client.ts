@@ -75,13 +75,16 @@ export class EtcdHttpClient {
     return Number(r.header?.revision ?? 0);
   }
 
-  /** Linearizable range read of a prefix, following `more` with a limit per page. */
-  async rangePrefix(endpoint: Endpoint, prefix: string, timeoutMs: number): Promise<Map<string, string>> {
+  /**
+   * Range read of a prefix, following `more` with a limit per page. Linearizable by default; `serializable`
+   * reads what this member itself holds (a learner answers only those).
+   */
+  async rangePrefix(endpoint: Endpoint, prefix: string, timeoutMs: number, options: { serializable?: boolean } = {}): Promise<Map<string, string>> {
     const out = new Map<string, string>();
     let start = prefix;
     const end = b64(prefixEnd(prefix));
     for (;;) {
-      const r = await this.call(endpoint, '/v3/kv/range', { key: b64(start), range_end: end, limit: 5000 }, timeoutMs);
+      const r = await this.call(endpoint, '/v3/kv/range', { key: b64(start), range_end: end, limit: 5000, ...(options.serializable ? { serializable: true } : {}) }, timeoutMs);
       const kvs: { key: string; value?: string }[] = r.kvs ?? [];
       for (const kv of kvs) out.set(unb64(kv.key), kv.value ? unb64(kv.value) : '');
       if (!r.more || kvs.length === 0) return out;

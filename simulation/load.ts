@@ -82,19 +82,39 @@ export class LoadGenerator {
     return this.acked.size;
   }
 
-  /** Reads every key under the prefix from a member and lists the acknowledged writes that are missing or different. */
-  async verify(): Promise<{ lost: string[]; read: number }> {
-    let lastError: unknown;
-    for (const endpoint of await this.discover()) {
-      try {
-        const stored = await this.client.rangePrefix(endpoint, this.o.prefix, 30_000);
-        const lost = [...this.acked].filter(([k, v]) => stored.get(k) !== v).map(([k]) => k);
-        return { lost, read: stored.size };
-      } catch (error) {
-        lastError = error;
+  /**
+   * Reads every key under the prefix from **each** member, from its own data (serializable), and lists the
+   * acknowledged writes that any member lacks or holds differently: a member that diverged is caught even when
+   * the others are right. A member briefly behind is read again for a few seconds before its gaps count.
+   */
+  async verify(): Promise<{ lost: string[]; read: number; members: number; unread: string[] }> {
+    const endpoints = await this.discover();
+    const lost = new Set<string>();
+    const unread: string[] = [];
+    let members = 0;
+    let read = 0;
+    for (const endpoint of endpoints) {
+      let missing: string[] | undefined;
+      for (let attempt = 0; attempt < 10; attempt++) {
+        try {
+          const stored = await this.client.rangePrefix(endpoint, this.o.prefix, 30_000, { serializable: true });
+          missing = [...this.acked].filter(([k, v]) => stored.get(k) !== v).map(([k]) => k);
+          read = Math.max(read, stored.size);
+          if (missing.length === 0) break;
+        } catch {
+          /* asked again below */
+        }
+        await new Promise((r) => setTimeout(r, 500));
       }
+      if (missing === undefined) {
+        unread.push(endpoint.name);
+        continue;
+      }
+      members++;
+      for (const key of missing) lost.add(key);
     }
-    throw new Error(`no member could be read to verify the writes: ${(lastError as Error)?.message}`);
+    if (members === 0) throw new Error(`no member could be read to verify the writes (${unread.join(', ')})`);
+    return { lost: [...lost].sort(), read, members, unread };
   }
 
   private async currentEndpoints(): Promise<Endpoint[]> {

@@ -52,6 +52,9 @@ export interface ScenarioResult {
    */
   readonly replacements: { peer: number; instanceId: string; ip: string; hookCompleted: boolean; promotedFromLearner?: boolean }[];
   readonly lostKeys: string[];
+  /** Members whose own data the end check read (each must hold every acknowledged write), and those it could not read. */
+  readonly verifiedMembers: number;
+  readonly unreadMembers: string[];
   /**
    * `volumes-lost` only: the snapshot the cluster came back from, and the writes acknowledged after it and
    * before every volume was lost (gone by design: the recovery point). `lost` counts only the other writes.
@@ -237,11 +240,13 @@ export async function runScenario(name: ScenarioName, options: ScenarioOptions):
         ...(i.promoted !== undefined ? { promotedFromLearner: i.promoted } : {}),
       })),
       lostKeys: lost.slice(0, 20),
+      verifiedMembers: verified.members,
+      unreadMembers: verified.unread,
       recoveryPoint,
       snapshot: { taken: snap.taken, skipped: snap.skipped, members: snap.uploaded[0]?.members, revision: snap.uploaded[0]?.revision },
       timeline: { startedAt, load: load.events, healthy, marks },
     };
-    progress(`verified: ${result.acked} acknowledged writes, ${result.lost} lost, ${result.failed} failed after retries`);
+    progress(`verified on ${result.verifiedMembers} members: ${result.acked} acknowledged writes, ${result.lost} lost, ${result.failed} failed after retries`);
     return result;
   } finally {
     sampling = false;

@@ -127,6 +127,11 @@ describe('planStart: a fresh volume with no quorum', () => {
     expect(await own()).toMatchObject({ state: 'fresh', restoredFrom: SNAPSHOT });
   });
 
+  test('a data dir with foreign files is refused and never reported as empty', async () => {
+    await expect(planStart(config, 'unexpected', { membership: nobodyAnswers, backups: store, restorer: restorer(), log: memoryLogger(), sleep: noSleep })).rejects.toThrow(/files etcd did not write/);
+    expect(await own()).toBeUndefined();
+  });
+
   test('without backups nothing tells a lost cluster from a forming one: bootstrap, as before', async () => {
     await expect(planStart(config, 'fresh', { membership: nobodyAnswers, log: memoryLogger(), sleep: noSleep })).resolves.toBeUndefined();
   });

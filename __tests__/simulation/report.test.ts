@@ -22,6 +22,8 @@ const result = {
   membersAfter: {},
   replacements: [],
   lostKeys: [],
+  verifiedMembers: 9,
+  unreadMembers: [],
   snapshot: { taken: 1, skipped: 8, members: 9, revision: 900 },
   timeline: {
     startedAt: 1000,

@@ -14,6 +14,9 @@ const why = loopDeviceUnavailability(['ip', 'nsenter', 'etcd', 'etcdctl', 'dnsma
 
 function expectHealedWithoutLoss(r: ScenarioResult, killed: number[], idsMayChange: string[] = []) {
   expect(r.lost).toBe(0);
+  // Every member's own data was read, and each held every acknowledged write.
+  expect(r.verifiedMembers).toBe(9);
+  expect(r.unreadMembers).toEqual([]);
   expect(r.lostKeys).toEqual([]);
   expect(r.acked).toBeGreaterThan(0);
   // Same members: identity lives in the names and the volumes, not the instances.
@@ -85,8 +88,9 @@ describeWithRoot('local cluster scenarios (9 peers, 3 zones)', why, () => {
     const dir = join(tmpdir(), 'etcdsim-test', 'volumes-lost');
     const r = await runScenario('volumes-lost', { peers: 9, zones: 3, dir, progress });
     expect(leftovers(dir)).toEqual([]);
-    // Every write the snapshot held, and every write after the restore, is there.
+    // Every write the snapshot held, and every write after the restore, is there: on each of the nine members.
     expect(r.lost).toBe(0);
+    expect(r.verifiedMembers).toBe(9);
     expect(r.lostKeys).toEqual([]);
     // Exactly the writes acknowledged after the snapshot are gone: the restore is the snapshot, no more, no less.
     expect(r.recoveryPoint).toBeDefined();
