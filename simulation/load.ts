@@ -19,6 +19,8 @@ export interface LoadOptions {
   /** Upper bound on writes, so the loop always ends. */
   readonly maxWrites?: number;
   readonly prefix?: string;
+  /** Pause before reading a member with gaps again, at the end check. */
+  readonly verifyRetryMs?: number;
 }
 
 /** One point of the timeline. */
@@ -64,7 +66,7 @@ export class LoadGenerator {
     private readonly discover: () => Promise<Endpoint[]>,
     options: LoadOptions = {},
   ) {
-    this.o = { workers: 4, writeDeadlineMs: 20_000, attemptTimeoutMs: 1000, maxWrites: 500_000, prefix: '/sim/', ...options };
+    this.o = { workers: 4, writeDeadlineMs: 20_000, attemptTimeoutMs: 1000, maxWrites: 500_000, prefix: '/sim/', verifyRetryMs: 500, ...options };
   }
 
   start(): void {
@@ -86,35 +88,40 @@ export class LoadGenerator {
    * Reads every key under the prefix from **each** member, from its own data (serializable), and lists the
    * acknowledged writes that any member lacks or holds differently: a member that diverged is caught even when
    * the others are right. A member briefly behind is read again for a few seconds before its gaps count.
+   * `expectedGone` are writes the scenario destroyed on purpose: they are not lost, and `gone` counts how many of
+   * them no member holds.
    */
-  async verify(): Promise<{ lost: string[]; read: number; members: number; unread: string[] }> {
+  async verify(expectedGone: ReadonlySet<string> = new Set()): Promise<{ lost: string[]; gone: number; read: number; members: number; unread: string[] }> {
     const endpoints = await this.discover();
     const lost = new Set<string>();
+    const held = new Set<string>();
     const unread: string[] = [];
     let members = 0;
     let read = 0;
     for (const endpoint of endpoints) {
-      let missing: string[] | undefined;
+      let stored: Map<string, string> | undefined;
+      let missing: string[] = [];
       for (let attempt = 0; attempt < 10; attempt++) {
         try {
-          const stored = await this.client.rangePrefix(endpoint, this.o.prefix, 30_000, { serializable: true });
-          missing = [...this.acked].filter(([k, v]) => stored.get(k) !== v).map(([k]) => k);
-          read = Math.max(read, stored.size);
+          stored = await this.client.rangePrefix(endpoint, this.o.prefix, 30_000, { serializable: true });
+          missing = [...this.acked].filter(([k, v]) => !expectedGone.has(k) && stored!.get(k) !== v).map(([k]) => k);
           if (missing.length === 0) break;
         } catch {
           /* asked again below */
         }
-        await new Promise((r) => setTimeout(r, 500));
+        await new Promise((r) => setTimeout(r, this.o.verifyRetryMs));
       }
-      if (missing === undefined) {
+      if (!stored) {
         unread.push(endpoint.name);
         continue;
       }
       members++;
+      read = Math.max(read, stored.size);
       for (const key of missing) lost.add(key);
+      for (const key of expectedGone) if (stored.has(key)) held.add(key);
     }
     if (members === 0) throw new Error(`no member could be read to verify the writes (${unread.join(', ')})`);
-    return { lost: [...lost].sort(), read, members, unread };
+    return { lost: [...lost].sort(), gone: [...expectedGone].filter((k) => !held.has(k)).length, read, members, unread };
   }
 
   private async currentEndpoints(): Promise<Endpoint[]> {

@@ -186,23 +186,22 @@ export async function runScenario(name: ScenarioName, options: ScenarioOptions):
     const loadStoppedAt = Date.now();
     sampling = false;
     await sampler;
-    const verified = await load.verify();
-    let lost = verified.lost;
+    // volumes-lost: acknowledged after the snapshot and before the loss, so gone by design (the recovery point).
+    const afterSnapshot = new Set(
+      beforeLoss ? [...load.ackedDetail].filter(([, d]) => d.at <= beforeLoss!.at && d.revision > beforeLoss!.revision).map(([key]) => key) : [],
+    );
+    const verified = await load.verify(afterSnapshot);
+    const lost = verified.lost;
     let recoveryPoint: ScenarioResult['recoveryPoint'];
     if (beforeLoss) {
-      // Acknowledged after the snapshot and before the loss: expected gone. Everything else must be there.
-      const afterSnapshot = new Set(
-        [...load.ackedDetail].filter(([, d]) => d.at <= beforeLoss!.at && d.revision > beforeLoss!.revision).map(([key]) => key),
-      );
       const snapshotMark = marks.find((m) => m.what.startsWith('snapshot at revision'))!;
       recoveryPoint = {
         snapshotRevision: beforeLoss.revision,
         secondsFromSnapshotToLoss: round((faultAt - snapshotMark.at) / 1000),
         writesAfterSnapshot: afterSnapshot.size,
-        lostAfterSnapshot: lost.filter((key) => afterSnapshot.has(key)).length,
+        lostAfterSnapshot: verified.gone,
         restoredPeers: cluster.instances.filter((i) => !instancesBefore.has(i.id) && i.restoredFrom !== undefined).length,
       };
-      lost = lost.filter((key) => !afterSnapshot.has(key));
       progress(
         `recovery point: ${recoveryPoint.writesAfterSnapshot} writes acknowledged in the ${recoveryPoint.secondsFromSnapshotToLoss} s after the snapshot, ${recoveryPoint.lostAfterSnapshot} of them gone; ${recoveryPoint.restoredPeers} peers restored`,
       );
