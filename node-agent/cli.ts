@@ -17,7 +17,7 @@ import { EtcdctlMembership, etcdctlPrefix } from './etcdctl';
 import { CaStore, issueCertificate } from './pki';
 import { LocalVolumeProvider } from './local';
 import { promoteSelf } from './learner';
-import { EtcdctlRestorer } from './restore';
+import { CliSnapshotRestorer } from './restore';
 
 const USAGE = `usage:
   node-agent boot --config FILE
@@ -101,7 +101,7 @@ export async function main(argv: string[]): Promise<number> {
         caStore: caStoreFor(config),
         membership,
         backups: backupStoreFor(config),
-        restorer: new EtcdctlRestorer(config),
+        restorer: new CliSnapshotRestorer(config),
         listenAddress: config.mode === 'local' ? config.local!.ipAddress : '0.0.0.0',
       });
       return 0;

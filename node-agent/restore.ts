@@ -13,6 +13,7 @@ import type { BackupStore } from './backup';
 import type { AgentConfig } from './config';
 import { RESTORE_WORK_DIR } from './decisions';
 import { runEtcdctl } from './etcdctl';
+import { run } from './system';
 import type { SnapshotRef } from './recovery';
 
 /** Who the restored member is. */
@@ -78,32 +79,39 @@ export async function restoreSnapshot(
   return restored;
 }
 
-/** {@link SnapshotRestorer} through `etcdctl snapshot restore` (offline: it needs no member). */
-export class EtcdctlRestorer implements SnapshotRestorer {
-  constructor(private readonly config: AgentConfig) {}
+/**
+ * {@link SnapshotRestorer} through etcd's own tool, offline (it needs no
+ * member): `etcdutl snapshot restore` where it exists (etcd 3.5 and later;
+ * 3.6 drops the etcdctl form), else `etcdctl snapshot restore` (etcd 3.4).
+ */
+export class CliSnapshotRestorer implements SnapshotRestorer {
+  constructor(
+    private readonly config: AgentConfig,
+    /** Where `etcdutl` is installed, if it is; asked once per restore. */
+    private readonly findEtcdutl: () => Promise<string | undefined> = async () => {
+      const r = await run('sh', ['-c', 'command -v etcdutl']);
+      return r.code === 0 ? r.stdout.trim() : undefined;
+    },
+  ) {}
 
   async restore(file: string, dataDir: string, identity: RestoredIdentity): Promise<void> {
-    const r = await runEtcdctl(
-      this.config,
-      [],
-      { endpoint: 'http://127.0.0.1:1' },
-      [
-        'snapshot',
-        'restore',
-        file,
-        '--data-dir',
-        dataDir,
-        '--name',
-        identity.name,
-        '--initial-cluster',
-        identity.initialCluster,
-        '--initial-cluster-token',
-        identity.clusterToken,
-        '--initial-advertise-peer-urls',
-        identity.peerUrl,
-      ],
-      { dial: '1s' },
-    );
-    if (r.code !== 0) throw new Error(`etcdctl snapshot restore failed: ${(r.stderr || r.stdout).trim().split('\n').pop()}`);
+    const args = [
+      'snapshot',
+      'restore',
+      file,
+      '--data-dir',
+      dataDir,
+      '--name',
+      identity.name,
+      '--initial-cluster',
+      identity.initialCluster,
+      '--initial-cluster-token',
+      identity.clusterToken,
+      '--initial-advertise-peer-urls',
+      identity.peerUrl,
+    ];
+    const etcdutl = await this.findEtcdutl();
+    const r = etcdutl ? await run(etcdutl, args, 600_000) : await runEtcdctl(this.config, [], { endpoint: 'http://127.0.0.1:1' }, args, { dial: '1s' });
+    if (r.code !== 0) throw new Error(`${etcdutl ? 'etcdutl' : 'etcdctl'} snapshot restore failed: ${(r.stderr || r.stdout).trim().split('\n').pop()}`);
   }
 }

@@ -7,7 +7,7 @@ import { mockClient } from 'aws-sdk-client-mock';
 import { PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { DirectoryBackupStore, EtcdctlSnapshots, S3BackupStore, snapshotKeys, SnapshotPort, takeSnapshot } from '../../node-agent/backup';
 import { formationMemberId } from '../../node-agent/membership';
-import { EtcdctlRestorer, restoreSnapshot } from '../../node-agent/restore';
+import { CliSnapshotRestorer, restoreSnapshot } from '../../node-agent/restore';
 import { parseAgentConfig } from '../../node-agent/config';
 import { memoryLogger } from '../../runtime/log';
 
@@ -103,7 +103,7 @@ const hasEtcd = spawnSync('etcd', ['--version']).status === 0 && spawnSync('etcd
     mkdirSync(join(dataDir, 'lost+found'), { recursive: true });
     const restoreConfig = parseAgentConfig({ mode: 'aws', clusterName: 'r', domain: 'restore.test', peerIndex: 0, peerCount: 1, dataDir, clusterToken: 'restored-token' });
     const log = memoryLogger();
-    await restoreSnapshot(restoreConfig, snapshot, { store, restorer: new EtcdctlRestorer(restoreConfig), log });
+    await restoreSnapshot(restoreConfig, snapshot, { store, restorer: new CliSnapshotRestorer(restoreConfig), log });
     expect(log.lines).toContainEqual(expect.objectContaining({ msg: 'snapshot restored', revision: 21, takenBy: 'peer-3' }));
     const restoredClient = 'http://127.0.0.1:23792';
     // etcd reads its identity from the restored WAL: no initial-cluster flags.
