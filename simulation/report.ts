@@ -60,10 +60,17 @@ export function renderSvg(r: ScenarioResult): string {
     .map((v, s) => (v ? `<rect x="${x(s).toFixed(1)}" y="${y(v).toFixed(1)}" width="${Math.max(1, x(1) - x(0) - 1).toFixed(1)}" height="${(H - B - y(v)).toFixed(1)}" fill="#d62728" opacity="0.6"/>` : ''))
     .join('');
   const health = healthy.map((h, i) => `${i === 0 ? 'M' : 'L'}${x((h.at - startedAt) / 1000).toFixed(1)},${yh(h.healthy).toFixed(1)}`).join(' ');
+  // Labels of marks close in time go on lower rows instead of overprinting each other.
+  const rowEnds: number[] = [];
   const markLines = marks
     .map((m) => {
-      const mx = x((m.at - startedAt) / 1000).toFixed(1);
-      return `<line x1="${mx}" x2="${mx}" y1="${T}" y2="${H - B}" stroke="#555" stroke-dasharray="4 3"/><text x="${mx}" y="${T - 6}" font-size="10" text-anchor="middle">${escapeXml(m.what)}</text>`;
+      const at = x((m.at - startedAt) / 1000);
+      const half = (m.what.length * 5.6) / 2;
+      let row = rowEnds.findIndex((end) => at - half > end + 4);
+      if (row < 0) row = rowEnds.length;
+      rowEnds[row] = at + half;
+      const mx = at.toFixed(1);
+      return `<line x1="${mx}" x2="${mx}" y1="${T}" y2="${H - B}" stroke="#555" stroke-dasharray="4 3"/><text x="${mx}" y="${T - 6 + row * 12}" font-size="10" text-anchor="middle">${escapeXml(m.what)}</text>`;
     })
     .join('');
   return `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" font-family="sans-serif">

@@ -79,6 +79,13 @@ describe('simulation report', () => {
     expect(figures(restored)).toHaveProperty('recoveryPoint.writesAfterSnapshot', 314);
   });
 
+  test('labels of marks close in time do not overprint each other', () => {
+    const close = { ...result, timeline: { ...result.timeline, marks: [{ at: 2000, what: 'snapshot at revision 677' }, { at: 2100, what: 'every instance dies with its volume' }, { at: 3900, what: 'all healthy' }] } };
+    const ys = [...renderSvg(close).matchAll(/<text x="[\d.]+" y="([\d.]+)" font-size="10" text-anchor="middle">(snapshot|every|all healthy)/g)].map((m) => Number(m[1]));
+    expect(ys).toHaveLength(3);
+    expect(ys[0]).not.toBe(ys[1]);
+  });
+
   test('prefix range end', () => {
     expect(prefixEnd('/sim/')).toBe('/sim0');
   });
