@@ -129,7 +129,11 @@ WantedBy=timers.target
   };
 }
 
-/** Every peer tries on a timer; only the leader takes and uploads the snapshot. A failed run shows as a failed unit. */
+/**
+ * Every peer tries on a timer; only the leader takes and uploads the snapshot. A failed run shows as a failed unit.
+ * The first run comes 2 minutes after boot, not a whole interval: until a cluster has a snapshot, nothing tells
+ * a fresh peer that the cluster existed (README Limits), so that window is kept short.
+ */
 export function snapshotUnits(intervalMinutes: number): { service: string; timer: string } {
   return {
     service: `[Unit]
@@ -144,7 +148,7 @@ ExecStart=/usr/bin/node ${AGENT_PATH} snapshot --config ${AGENT_CONFIG_PATH}
 Description=etcd snapshots every ${intervalMinutes} minutes
 
 [Timer]
-OnBootSec=${intervalMinutes}min
+OnBootSec=${Math.min(2, intervalMinutes)}min
 OnUnitActiveSec=${intervalMinutes}min
 
 [Install]
