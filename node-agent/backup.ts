@@ -5,7 +5,6 @@
  * revision, member count and checksum as object metadata.
  */
 import { GetObjectCommand, ListObjectsV2Command, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
-import { createHash } from 'crypto';
 import { createReadStream, createWriteStream, promises as fs } from 'fs';
 import { dirname, join } from 'path';
 import type { Readable } from 'stream';
@@ -15,6 +14,7 @@ import type { Logger } from '../runtime/log';
 import { AWS_RETRY, withRetry } from '../runtime/retry';
 import type { AgentConfig } from './config';
 import { classifyDataDir } from './decisions';
+import { sha256OfFile } from './system';
 import { runEtcdctl } from './etcdctl';
 import type { PeerReport, PeerReportBody, SnapshotRef } from './recovery';
 
@@ -80,8 +80,8 @@ export async function takeSnapshot(
     await deps.etcd.save(file);
     const status = await deps.etcd.status(file);
     const members = await deps.etcd.memberCount();
-    const content = await fs.readFile(file);
-    const sha256 = createHash('sha256').update(content).digest('hex');
+    const sha256 = await sha256OfFile(file);
+    const bytes = (await fs.stat(file)).size;
     const keys = snapshotKeys((deps.now ?? (() => new Date()))(), status.revision);
     const metadata = {
       revision: String(status.revision),
@@ -92,7 +92,7 @@ export async function takeSnapshot(
       'taken-by': peerName(config.peerIndex),
     };
     for (const key of [keys.frequent, keys.daily]) await deps.store.upload(key, file, metadata);
-    const outcome: SnapshotOutcome = { taken: true, keys: [keys.frequent, keys.daily], revision: status.revision, members, sha256, bytes: content.length };
+    const outcome: SnapshotOutcome = { taken: true, keys: [keys.frequent, keys.daily], revision: status.revision, members, sha256, bytes };
     deps.log.info('snapshot uploaded', { peer: peerName(config.peerIndex), ...outcome });
     return outcome;
   } finally {

@@ -7,7 +7,7 @@
  * agent decides on an empty volume, `member` before etcd starts on data.
  * Times are the store's own clock (S3 LastModified), never an instance's.
  */
-import { BACKUP_KEYS, peerName } from '../constructs/naming';
+import { BACKUP_KEYS, peerIndices, peerName } from '../constructs/naming';
 
 /** What one peer last said about its volume. */
 export interface PeerReport {
@@ -76,7 +76,7 @@ export function newestSnapshot(snapshots: readonly SnapshotRef[]): SnapshotRef |
  */
 export function decideRecovery(self: { index: number; peerCount: number }, facts: RecoveryFacts): RecoveryPlan {
   const latest = new Map(facts.reports.map((r) => [r.peer, r]));
-  const others = Array.from({ length: self.peerCount }, (_, i) => i).filter((i) => i !== self.index);
+  const others = peerIndices(self.peerCount).filter((i) => i !== self.index);
   const snapshot = facts.newestSnapshot;
   // Without a snapshot nothing tells a forming cluster from a lost one, and members that lack quorum do not
   // answer: waiting on a peer's `member` report here would deadlock the first formation.

@@ -4,8 +4,7 @@
  * initial cluster and the cluster token (etcd's documented disaster-recovery
  * procedure), so all of them come back as the cluster's formation members.
  */
-import { createHash } from 'crypto';
-import { createReadStream, promises as fs } from 'fs';
+import { promises as fs } from 'fs';
 import { join } from 'path';
 import { peerIndices, peerName, peerUrl } from '../constructs/naming';
 import type { Logger } from '../runtime/log';
@@ -13,7 +12,7 @@ import type { BackupStore } from './backup';
 import type { AgentConfig } from './config';
 import { RESTORE_WORK_DIR } from './decisions';
 import { runEtcdctl } from './etcdctl';
-import { run } from './system';
+import { run, sha256OfFile } from './system';
 import type { SnapshotRef } from './recovery';
 
 /** Who the restored member is. */
@@ -37,12 +36,6 @@ export function fullInitialCluster(config: Pick<AgentConfig, 'domain' | 'peerCou
     .join(',');
 }
 
-async function sha256Of(file: string): Promise<string> {
-  const hash = createHash('sha256');
-  for await (const chunk of createReadStream(file)) hash.update(chunk as Buffer);
-  return hash.digest('hex');
-}
-
 /**
  * Downloads the snapshot onto the volume, checks it against the checksum it
  * was uploaded with, unpacks it beside the data dir and renames `member` into
@@ -58,7 +51,7 @@ export async function restoreSnapshot(
   await fs.mkdir(work, { recursive: true, mode: 0o700 });
   const file = join(work, 'snapshot.db');
   const metadata = await deps.store.download(snapshot.key, file);
-  const sha256 = await sha256Of(file);
+  const sha256 = await sha256OfFile(file);
   const bytes = (await fs.stat(file)).size;
   if (!metadata.sha256) throw new Error(`snapshot ${snapshot.key} has no sha256 metadata; it was not uploaded by the node agent, refusing to restore it`);
   if (metadata.sha256 !== sha256) {

@@ -4,7 +4,8 @@
  * about what these facts mean lives in decisions.ts.
  */
 import { execFile } from 'child_process';
-import { promises as fs } from 'fs';
+import { createHash } from 'crypto';
+import { createReadStream, promises as fs } from 'fs';
 import { MountEntry, parseBlkidProbe, parseMountInfo, ProbeResult } from './decisions';
 
 /** Result of a finished command. */
@@ -104,4 +105,11 @@ export async function waitForPath(path: string, deadlineMs: number, pollMs = 250
       await new Promise((r) => setTimeout(r, pollMs));
     }
   }
+}
+
+/** The sha256 of a file, streamed: a snapshot may be gigabytes. */
+export async function sha256OfFile(file: string): Promise<string> {
+  const hash = createHash('sha256');
+  for await (const chunk of createReadStream(file)) hash.update(chunk as Buffer);
+  return hash.digest('hex');
 }
