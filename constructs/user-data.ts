@@ -181,6 +181,8 @@ export function renderUserData(input: UserDataInput): string {
     '#!/bin/bash',
     `# etcd peer ${c.peerIndex} of cluster ${c.clusterName}: identity below, volume and etcd through systemd.`,
     'set -euo pipefail',
+    // The AWS CLI does not read the region from instance metadata either.
+    ...(c.region ? [`export AWS_DEFAULT_REGION=${c.region}`] : []),
     'exec > >(tee -a /var/log/etcd-bootstrap.log) 2>&1',
     'install -d -m 0755 /etc/etcd-node-agent /etc/etcd /usr/local/lib/etcd-node-agent',
     `cat > ${AGENT_CONFIG_PATH} <<'END_OF_CONFIG'`,
@@ -220,6 +222,7 @@ export function renderUserData(input: UserDataInput): string {
     '',
     "cat > /usr/local/sbin/etcd-report-unhealthy <<'END_OF_SCRIPT'",
     '#!/bin/bash',
+    ...(c.region ? [`export AWS_DEFAULT_REGION=${c.region}`] : []),
     'TOKEN=$(curl -fsS -X PUT -H "X-aws-ec2-metadata-token-ttl-seconds: 60" http://169.254.169.254/latest/api/token)',
     'ID=$(curl -fsS -H "X-aws-ec2-metadata-token: $TOKEN" http://169.254.169.254/latest/meta-data/instance-id)',
     'aws autoscaling set-instance-health --instance-id "$ID" --health-status Unhealthy --no-should-respect-grace-period',

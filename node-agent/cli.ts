@@ -59,12 +59,25 @@ function readConfig(file: string | undefined): AgentConfig {
   } catch (error) {
     throw new UsageError(`cannot read config ${file}: ${(error as Error).message}`);
   }
+  let config: AgentConfig;
   try {
-    return parseAgentConfig(raw, file);
+    config = parseAgentConfig(raw, file);
   } catch (error) {
     // A config that does not validate is bad input (exit 2), not a failed boot.
     throw new UsageError((error as Error).message);
   }
+  useRegionOf(config, file);
+  return config;
+}
+
+/**
+ * Every AWS client of the agent takes its region from AWS_REGION: the SDK for
+ * JavaScript, unlike the other SDKs, does not read it from instance metadata.
+ */
+function useRegionOf(config: AgentConfig, file: string): void {
+  if (config.mode !== 'aws' || process.env.AWS_REGION) return;
+  if (!config.region) throw new UsageError(`${file}: aws mode needs "region" (or AWS_REGION set): the AWS SDK for JavaScript does not read it from instance metadata`);
+  process.env.AWS_REGION = config.region;
 }
 
 function backupStoreFor(config: AgentConfig): BackupStore | undefined {
@@ -133,7 +146,12 @@ export async function main(argv: string[]): Promise<number> {
       const flags = parseFlags(rest, ['config', 'ca-secret', 'ca-dir', 'name', 'out', 'hours']);
       let store: CaStore | undefined;
       let clusterName = 'etcd';
-      if (flags['ca-secret']) store = new SecretsManagerCaStore(flags['ca-secret']);
+      if (flags['ca-secret']) {
+        // The secret's ARN names its region; the SDK would otherwise need AWS_REGION.
+        const arnRegion = /^arn:[^:]+:secretsmanager:([a-z0-9-]+):/.exec(flags['ca-secret'])?.[1];
+        if (!process.env.AWS_REGION && arnRegion) process.env.AWS_REGION = arnRegion;
+        store = new SecretsManagerCaStore(flags['ca-secret']);
+      }
       else if (flags['ca-dir']) store = new DirectoryCaStore(flags['ca-dir']);
       else {
         const config = readConfig(flags.config);

@@ -24,6 +24,11 @@ export interface AgentDeadlines {
 /** Everything `node-agent boot` needs to become peer N. */
 export interface AgentConfig {
   readonly mode: AgentMode;
+  /**
+   * AWS mode: the region of the cluster. The AWS SDK for JavaScript does not
+   * read it from instance metadata, so the construct writes it here.
+   */
+  readonly region?: string;
   readonly clusterName: string;
   readonly domain: string;
   readonly peerIndex: number;
@@ -132,6 +137,7 @@ export function parseAgentConfig(raw: unknown, source = 'config'): AgentConfig {
   if (typeof certLifetimeHours !== 'number' || !(certLifetimeHours >= 2)) throw new Error(`${source}: "certLifetimeHours" must be at least 2`);
   return {
     mode,
+    region: typeof c.region === 'string' && c.region ? c.region : undefined,
     clusterName: str('clusterName'),
     domain: normalizeDomain(str('domain')),
     peerIndex,

@@ -233,6 +233,9 @@ describe('snapshots', () => {
     expect(writes.flatMap((st) => st.Action)).not.toContain('s3:DeleteObject');
     const userData = stack.byPath('aws_launch_template', 'peer-0/launch-template').user_data;
     expect(userData).toContain('OnUnitActiveSec=15min');
+    // The agent's config names the region from the provider's region data source.
+    expect(userData).toMatch(/\\"region\\": \\"", data\.aws_region\.[\w-]+\.region, "\\"/);
+    expect(userData).toMatch(/export AWS_DEFAULT_REGION=", data\.aws_region\.[\w-]+\.region/);
     // The first snapshot soon after boot keeps short the window in which a lost cluster looks like a forming one.
     expect(userData).toContain('OnBootSec=2min');
     expect(userData).toContain('snapshot --config /etc/etcd-node-agent/config.json');

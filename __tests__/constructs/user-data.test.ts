@@ -61,6 +61,14 @@ describe('user data', () => {
     expect(script).toContain(promote.trimEnd());
   });
 
+  test('the AWS CLI calls get the region (neither the CLI nor the JavaScript SDK reads it from instance metadata)', () => {
+    const withRegion = renderUserData({ ...input, agentConfig: { ...input.agentConfig, region: 'eu-west-1' } });
+    expect(withRegion.match(/^export AWS_DEFAULT_REGION=eu-west-1$/gm)).toHaveLength(2);
+    const reportScript = withRegion.slice(withRegion.indexOf("<<'END_OF_SCRIPT'"), withRegion.indexOf('END_OF_SCRIPT\n'));
+    expect(reportScript).toContain('export AWS_DEFAULT_REGION=eu-west-1');
+    expect(withRegion.indexOf('export AWS_DEFAULT_REGION')).toBeLessThan(withRegion.indexOf('aws s3 cp'));
+  });
+
   test('has no Terraform interpolation or escape of its own', () => {
     expect(script).not.toContain('${');
     expect(script).not.toContain('%{');
