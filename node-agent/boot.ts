@@ -12,7 +12,7 @@ import type { AgentConfig } from './config';
 import { classifyDataDir, DataDirState, decideFilesystem, decideMount } from './decisions';
 import { renderEtcdConfig } from './etcd-config';
 import type { BackupStore } from './backup';
-import type { MembershipPort } from './etcdctl';
+import { MembershipPort, TOO_MANY_LEARNERS } from './etcdctl';
 import { markLearner } from './learner';
 import { decideStart, StartPlan } from './membership';
 import { newestSnapshot, RecoveryFacts } from './recovery';
@@ -335,7 +335,7 @@ async function addAsLearner(
     try {
       return await membership.add(self.name, self.peerUrl, { learner: true });
     } catch (error) {
-      if (!/too many learner/i.test((error as Error).message) || Date.now() >= deadline) throw error;
+      if (!TOO_MANY_LEARNERS.test((error as Error).message) || Date.now() >= deadline) throw error;
       deps.log.info('another learner is catching up; waiting to be added', { peer: self.name });
       await deps.sleep(2000);
     }

@@ -24,6 +24,11 @@ export function etcdctlPrefix(config: AgentConfig): string[] {
   return config.local?.netns ? ['ip', 'netns', 'exec', config.local.netns] : [];
 }
 
+/** etcd refusing to promote a learner that has not caught up (or a learner endpoint refusing the call itself). */
+export const PROMOTE_NOT_READY = /in sync with leader|not supported for learner|not ready|context deadline exceeded/i;
+/** etcd refusing a second learner (etcd 3.4 allows one at a time). */
+export const TOO_MANY_LEARNERS = /too many learner/i;
+
 /** What the start decision needs from the live cluster. */
 export interface MembershipPort {
   view(): Promise<ClusterView>;
@@ -78,8 +83,7 @@ export class EtcdctlMembership implements MembershipPort {
   async promote(memberId: string): Promise<'promoted' | 'not-ready'> {
     const r = await this.etcdctl(['member', 'promote', memberId]);
     if (r.code === 0) return 'promoted';
-    // etcd refuses until the learner's log is close to the leader's; a learner endpoint refuses the call itself.
-    if (/in sync with leader|not supported for learner|not ready|context deadline exceeded/i.test(r.stderr)) return 'not-ready';
+    if (PROMOTE_NOT_READY.test(r.stderr)) return 'not-ready';
     throw new Error(`etcdctl member promote ${memberId} failed: ${r.stderr.trim().split('\n').pop()}`);
   }
 }

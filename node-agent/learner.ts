@@ -8,6 +8,7 @@ import { promises as fs } from 'fs';
 import { dirname, join } from 'path';
 import { peerName, peerUrl } from '../constructs/naming';
 import type { Logger } from '../runtime/log';
+import { sleep as pause } from '../runtime/retry';
 import type { AgentConfig } from './config';
 import type { MembershipPort } from './etcdctl';
 
@@ -39,7 +40,7 @@ export async function promoteSelf(
 ): Promise<PromotionOutcome> {
   const marker = learnerMarkerFile(config);
   if (!(await fs.stat(marker).catch(() => undefined))) return 'nothing-pending';
-  const sleep = deps.sleep ?? ((ms: number) => new Promise<void>((r) => setTimeout(r, ms)));
+  const sleep = deps.sleep ?? pause;
   const url = peerUrl(config.domain, config.peerIndex, config.tls);
   const deadline = Date.now() + (deps.deadlineSeconds ?? config.deadlines.decideSeconds) * 1000;
   let last = '';

@@ -91,13 +91,12 @@ export class LoadGenerator {
    * `expectedGone` are writes the scenario destroyed on purpose: they are not lost, and `gone` counts how many of
    * them no member holds.
    */
-  async verify(expectedGone: ReadonlySet<string> = new Set()): Promise<{ lost: string[]; gone: number; read: number; members: number; unread: string[] }> {
+  async verify(expectedGone: ReadonlySet<string> = new Set()): Promise<{ lost: string[]; gone: number; members: number; unread: string[] }> {
     const endpoints = await this.discover();
     const lost = new Set<string>();
     const held = new Set<string>();
     const unread: string[] = [];
     let members = 0;
-    let read = 0;
     for (const endpoint of endpoints) {
       let stored: Map<string, string> | undefined;
       let missing: string[] = [];
@@ -116,12 +115,11 @@ export class LoadGenerator {
         continue;
       }
       members++;
-      read = Math.max(read, stored.size);
       for (const key of missing) lost.add(key);
       for (const key of expectedGone) if (stored.has(key)) held.add(key);
     }
     if (members === 0) throw new Error(`no member could be read to verify the writes (${unread.join(', ')})`);
-    return { lost: [...lost].sort(), gone: [...expectedGone].filter((k) => !held.has(k)).length, read, members, unread };
+    return { lost: [...lost].sort(), gone: [...expectedGone].filter((k) => !held.has(k)).length, members, unread };
   }
 
   private async currentEndpoints(): Promise<Endpoint[]> {

@@ -4,6 +4,7 @@ import { tmpdir } from 'os';
 import { join } from 'path';
 import { BackupStore, DirectoryBackupStore } from '../../node-agent/backup';
 import { AgentRefusal, planStart } from '../../node-agent/boot';
+import { learnerMarkerFile } from '../../node-agent/learner';
 import { AgentConfig, parseAgentConfig } from '../../node-agent/config';
 import type { MembershipPort } from '../../node-agent/etcdctl';
 import type { SnapshotRestorer } from '../../node-agent/restore';
@@ -152,5 +153,49 @@ describe('planStart: a volume holding a member', () => {
     const log = memoryLogger();
     await expect(planStart(config, 'member', { membership: nobodyAnswers, backups: broken, log, sleep: noSleep })).resolves.toBeUndefined();
     expect(log.lines).toContainEqual(expect.objectContaining({ msg: "could not report this peer's volume to the backup store", error: 'AccessDenied' }));
+  });
+});
+
+describe('planStart: a fresh volume beside a live quorum', () => {
+  const live = (adds: (() => Promise<string>)[]) => {
+    const calls: string[] = [];
+    const port: MembershipPort = {
+      view: async () => ({ kind: 'answered', healthy: true, members: [{ id: 'aa', status: 'started', name: 'peer-4', peerUrls: ['http://peer-4.prod.internal:2380'], isLearner: false }] }),
+      remove: async (id) => {
+        calls.push(`remove ${id}`);
+      },
+      add: async (name, url, options) => {
+        calls.push(`add ${name} ${url}${options?.learner ? ' --learner' : ''}`);
+        return adds.shift()!();
+      },
+      members: async () => [],
+      promote: async () => 'promoted',
+    };
+    return { port, calls };
+  };
+
+  test('replaces the stale member with a learner, and leaves the marker the promotion unit looks for', async () => {
+    const { port, calls } = live([async () => 'peer-0=http://a:2380,peer-4=http://peer-4.prod.internal:2380']);
+    const joining = await planStart({ ...config, etcdConfigFile: join(dir, 'etc', 'etcd.conf.yml') }, 'fresh', { membership: port, backups: store, restorer: restorer(), log: memoryLogger(), sleep: noSleep });
+    expect(joining).toEqual({ initialCluster: 'peer-0=http://a:2380,peer-4=http://peer-4.prod.internal:2380' });
+    expect(calls).toEqual(['remove aa', 'add peer-4 http://peer-4.prod.internal:2380 --learner']);
+    expect(existsSync(learnerMarkerFile({ etcdConfigFile: join(dir, 'etc', 'etcd.conf.yml') }))).toBe(true);
+    expect(await own()).toMatchObject({ state: 'member' });
+  });
+
+  test('while another learner catches up (etcd allows one), waits to be added instead of failing', async () => {
+    const tooMany = async () => {
+      throw new Error('etcdctl member add peer-4 failed: Error: etcdserver: too many learner members in cluster');
+    };
+    const { port, calls } = live([tooMany, tooMany, async () => 'peer-4=http://peer-4.prod.internal:2380']);
+    const log = memoryLogger();
+    await planStart({ ...config, etcdConfigFile: join(dir, 'etc', 'etcd.conf.yml'), deadlines: { ...config.deadlines, decideSeconds: 30 } }, 'fresh', { membership: port, backups: store, restorer: restorer(), log, sleep: noSleep });
+    expect(calls.filter((c) => c.startsWith('add'))).toHaveLength(3);
+    expect(log.lines.filter((l) => l.msg === 'another learner is catching up; waiting to be added')).toHaveLength(2);
+  });
+
+  test('any other failure to add is not waited out', async () => {
+    const { port } = live([async () => { throw new Error('etcdctl member add peer-4 failed: permission denied'); }]);
+    await expect(planStart({ ...config, etcdConfigFile: join(dir, 'etc', 'etcd.conf.yml') }, 'fresh', { membership: port, backups: store, restorer: restorer(), log: memoryLogger(), sleep: noSleep })).rejects.toThrow('permission denied');
   });
 });
