@@ -28,7 +28,7 @@ export interface EtcdSecurityProps {
   readonly artifactBucketArn: string;
   /** The cluster's KMS key (volumes, CA secret). */
   readonly kmsKeyArn: string;
-  /** The backup bucket's ARN: peers may write snapshots under its `snapshots/` prefix only. */
+  /** The backup bucket's ARN: peers may write, read and list only snapshots and their volume reports in it. */
   readonly backupBucketArn?: string;
   /** Create the CA secret and let the peers read it and write its first version. */
   readonly tls: boolean;

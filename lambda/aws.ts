@@ -3,7 +3,7 @@ import { AutoScalingClient, CompleteLifecycleActionCommand } from '@aws-sdk/clie
 import { DescribeInstancesCommand, DescribeInstancesCommandOutput, EC2Client, Filter } from '@aws-sdk/client-ec2';
 import { ChangeResourceRecordSetsCommand, ListResourceRecordSetsCommand, Route53Client } from '@aws-sdk/client-route-53';
 import { CLUSTER_TAG_KEY, normalizeDomain, peerIndexOfGroup } from '../constructs/naming';
-import { AWS_RETRY, RetryOptions, withRetry } from '../runtime/retry';
+import { AWS_RETRY, RetryOptions, SDK_CLIENT_CONFIG, withRetry } from '../runtime/retry';
 import { LifecycleAction } from './events';
 import { ObservedInstance, ObservedRecord } from './reconcile';
 
@@ -30,9 +30,9 @@ export class AwsUpdaterPort implements UpdaterPort {
   constructor(
     private readonly settings: AwsUpdaterSettings,
     // One retry policy, ours (withRetry): the SDK's own retries would multiply it.
-    private readonly ec2 = new EC2Client({ maxAttempts: 1 }),
-    private readonly route53 = new Route53Client({ maxAttempts: 1 }),
-    private readonly autoscaling = new AutoScalingClient({ maxAttempts: 1 }),
+    private readonly ec2 = new EC2Client(SDK_CLIENT_CONFIG),
+    private readonly route53 = new Route53Client(SDK_CLIENT_CONFIG),
+    private readonly autoscaling = new AutoScalingClient(SDK_CLIENT_CONFIG),
   ) {}
 
   private retry<T>(operation: () => Promise<T>): Promise<T> {

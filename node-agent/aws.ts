@@ -7,7 +7,7 @@ import { AutoScalingClient, DescribeAutoScalingInstancesCommand } from '@aws-sdk
 import { AttachVolumeCommand, DescribeInstancesCommand, DescribeVolumesCommand, DetachVolumeCommand, EC2Client, Volume } from '@aws-sdk/client-ec2';
 import { autoScalingGroupName, CLUSTER_TAG_KEY, PEER_INDEX_TAG_KEY } from '../constructs/naming';
 import type { Logger } from '../runtime/log';
-import { AWS_RETRY, backoffDelay, RetryOptions, withRetry } from '../runtime/retry';
+import { AWS_RETRY, backoffDelay, RetryOptions, SDK_CLIENT_CONFIG, sleep, withRetry } from '../runtime/retry';
 import type { AgentConfig } from './config';
 import { choosePeerVolume, decideAttachStep, OwnerView, VolumeView } from './decisions';
 import type { AttachedVolume, Identity, VolumeProvider } from './ports';
@@ -78,10 +78,10 @@ export class AwsVolumeProvider implements VolumeProvider {
     private readonly options: AwsVolumeProviderOptions = {},
   ) {
     // One retry policy, ours: the SDK's own would multiply it.
-    this.ec2 = options.ec2 ?? new EC2Client({ maxAttempts: 1 });
-    this.autoscaling = options.autoscaling ?? new AutoScalingClient({ maxAttempts: 1 });
+    this.ec2 = options.ec2 ?? new EC2Client(SDK_CLIENT_CONFIG);
+    this.autoscaling = options.autoscaling ?? new AutoScalingClient(SDK_CLIENT_CONFIG);
     this.metadata = options.metadata ?? new InstanceMetadata();
-    this.sleep = options.sleep ?? ((ms) => new Promise((r) => setTimeout(r, ms)));
+    this.sleep = options.sleep ?? sleep;
     this.now = options.now ?? Date.now;
   }
 

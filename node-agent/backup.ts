@@ -11,7 +11,7 @@ import type { Readable } from 'stream';
 import { pipeline } from 'stream/promises';
 import { BACKUP_KEYS, clientUrl, peerIndexOfReportKey, peerName, peerReportKey } from '../constructs/naming';
 import type { Logger } from '../runtime/log';
-import { AWS_RETRY, withRetry } from '../runtime/retry';
+import { AWS_RETRY, SDK_CLIENT_CONFIG, withRetry } from '../runtime/retry';
 import type { AgentConfig } from './config';
 import { classifyDataDir } from './decisions';
 import { sha256OfFile } from './system';
@@ -155,7 +155,7 @@ export class EtcdctlSnapshots implements SnapshotPort {
 export class S3BackupStore implements BackupStore {
   constructor(
     private readonly bucket: string,
-    private readonly client = new S3Client({ maxAttempts: 1 }),
+    private readonly client = new S3Client(SDK_CLIENT_CONFIG),
   ) {}
 
   async upload(key: string, file: string, metadata: Record<string, string>): Promise<void> {

@@ -20,6 +20,7 @@ import { restoreSnapshot, SnapshotRestorer } from './restore';
 import { CaStore, createCa, issueCertificate, validateCa } from './pki';
 import type { NameResolver, VolumeProvider } from './ports';
 import { createFilesystem, deviceNumberOf, mountDevice, ownDataDir, probeDevice, readMountTable } from './system';
+import { sleep as pause } from '../runtime/retry';
 
 /** Raised when the agent refuses to go on; the message says why and what to do. */
 export class AgentRefusal extends Error {
@@ -170,7 +171,7 @@ export interface BootReport {
 export async function boot(config: AgentConfig, deps: BootDeps): Promise<BootReport> {
   const started = Date.now();
   const { log } = deps;
-  const sleep = deps.sleep ?? ((ms: number) => new Promise<void>((r) => setTimeout(r, ms)));
+  const sleep = deps.sleep ?? pause;
   const identity = await step(log, 'identify', () => deps.volumes.identify(), (id) => ({ ...id, peer: peerName(config.peerIndex) }));
   const attached = await step(log, 'attach-volume', () => deps.volumes.attachPeerVolume(identity, log), (a) => ({ ...a }));
   const prepared = await prepareVolume(

@@ -7,7 +7,7 @@ import { GetSecretValueCommand, PutSecretValueCommand, SecretsManagerClient } fr
 import { createHash, randomBytes } from 'crypto';
 import { promises as fs } from 'fs';
 import { join } from 'path';
-import { AWS_RETRY, RetryOptions, withRetry } from '../runtime/retry';
+import { AWS_RETRY, RetryOptions, SDK_CLIENT_CONFIG, withRetry } from '../runtime/retry';
 import type { CaStore, CertificateMaterial } from './pki';
 
 function parseMaterial(text: string, where: string): CertificateMaterial {
@@ -31,7 +31,7 @@ function parseMaterial(text: string, where: string): CertificateMaterial {
 export class SecretsManagerCaStore implements CaStore {
   constructor(
     private readonly secretId: string,
-    private readonly client = new SecretsManagerClient({ maxAttempts: 1 }),
+    private readonly client = new SecretsManagerClient(SDK_CLIENT_CONFIG),
     private readonly retry: RetryOptions = AWS_RETRY,
   ) {}
 

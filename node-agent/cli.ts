@@ -18,6 +18,7 @@ import { CaStore, issueCertificate } from './pki';
 import { LocalVolumeProvider } from './local';
 import { promoteSelf } from './learner';
 import { CliSnapshotRestorer } from './restore';
+import { peerName } from '../constructs/naming';
 
 const USAGE = `usage:
   node-agent boot --config FILE
@@ -132,7 +133,7 @@ export async function main(argv: string[]): Promise<number> {
     if (command === 'promote') {
       const config = readConfig(parseFlags(rest, ['config']).config);
       const outcome = await promoteSelf(config, new EtcdctlMembership(config, etcdctlPrefix(config)), { log });
-      if (outcome === 'nothing-pending') log.info('nothing to promote: this peer did not join as a learner', { peer: `peer-${config.peerIndex}` });
+      if (outcome === 'nothing-pending') log.info('nothing to promote: this peer did not join as a learner', { peer: peerName(config.peerIndex) });
       return 0;
     }
     if (command === 'renew-certificates') {

@@ -11,12 +11,13 @@ import { decideAttachStep, VolumeView } from './decisions';
 import type { AttachedVolume, Identity, VolumeProvider } from './ports';
 import { attachLoopDevice, deviceNumberOf, loopDevicesOf, readMountTable } from './system';
 import { promises as fs } from 'fs';
+import { sleep as pause } from '../runtime/retry';
 
 /** Loop-device {@link VolumeProvider}. */
 export class LocalVolumeProvider implements VolumeProvider {
   constructor(
     private readonly config: AgentConfig,
-    private readonly sleep: (ms: number) => Promise<void> = (ms) => new Promise((r) => setTimeout(r, ms)),
+    private readonly sleep: (ms: number) => Promise<void> = pause,
   ) {
     if (!config.local) throw new Error('local mode needs "local": { "volumeFile", "ipAddress" } in the config');
   }

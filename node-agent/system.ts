@@ -7,6 +7,7 @@ import { execFile } from 'child_process';
 import { createHash } from 'crypto';
 import { createReadStream, promises as fs } from 'fs';
 import { MountEntry, parseBlkidProbe, parseMountInfo, ProbeResult } from './decisions';
+import { sleep } from '../runtime/retry';
 
 /** Result of a finished command. */
 export interface CommandResult {
@@ -102,7 +103,7 @@ export async function waitForPath(path: string, deadlineMs: number, pollMs = 250
       return true;
     } catch {
       if (Date.now() >= deadlineMs) return false;
-      await new Promise((r) => setTimeout(r, pollMs));
+      await sleep(pollMs);
     }
   }
 }

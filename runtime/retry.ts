@@ -45,6 +45,12 @@ export interface RetryOptions {
   readonly onRetry?: (error: unknown, attempt: number, delayMs: number) => void;
 }
 
+/**
+ * Configuration of every AWS SDK client we create: one attempt per `send`,
+ * because {@link withRetry} owns the retries (two layers would multiply them).
+ */
+export const SDK_CLIENT_CONFIG = { maxAttempts: 1 } as const;
+
 /** Default for AWS control-plane calls. */
 export const AWS_RETRY: RetryOptions = { attempts: 6, baseDelayMs: 200, maxDelayMs: 5000 };
 

@@ -14,7 +14,7 @@
 import { ChildProcess, spawn } from 'child_process';
 import { closeSync, createWriteStream, openSync, promises as fs } from 'fs';
 import { join } from 'path';
-import { autoScalingGroupName, ETCD_CLIENT_PORT, ETCD_PEER_PORT, peerFqdn, peerIndexOfGroup, peerIndices, srvNames, zoneIndexOf } from '../constructs/naming';
+import { autoScalingGroupName, ETCD_CLIENT_PORT, ETCD_PEER_PORT, peerFqdn, peerIndexOfGroup, peerIndices, peerName, srvNames, zoneIndexOf } from '../constructs/naming';
 import { PLACEHOLDER_ADDRESS } from '../constructs/dns';
 import { UpdaterPort } from '../lambda/aws';
 import { LifecycleAction } from '../lambda/events';
@@ -29,6 +29,7 @@ import { EtcdHttpClient, Endpoint } from './etcd-client';
 import { createHost, createZone, destroyHost, enableForwarding, healZone, Host, partitionZone, PREFIX, removeLeftoverNetwork, restoreForwarding, Zone, zoneAt } from './net';
 import { DirectoryCaStore } from '../node-agent/ca-store';
 import { CertificateMaterial, createCa, issueCertificate } from '../node-agent/pki';
+import { sleep } from '../runtime/retry';
 
 /** Options of {@link LocalCluster}. */
 export interface LocalClusterOptions {
@@ -172,7 +173,7 @@ export class LocalCluster {
   }
 
   volumeFile(peerIndex: number): string {
-    return join(this.options.dir, 'volumes', `peer-${peerIndex}.img`);
+    return join(this.options.dir, 'volumes', `${peerName(peerIndex)}.img`);
   }
 
   /** The live instance of each peer. */
@@ -314,7 +315,7 @@ export class LocalCluster {
       async (r) => {
         await fs.appendFile(join(instance.dir, 'promote.log'), r.stdout + r.stderr).catch(() => undefined);
         instance.promoted = r.code === 0 && r.stdout.includes('learner promoted to voting member');
-        this.progress(instance.promoted ? `peer-${instance.peerIndex} (${instance.id}) promoted from learner to voting member` : `promotion of peer-${instance.peerIndex} failed: ${r.stderr.trim().split('\n').pop()}`);
+        this.progress(instance.promoted ? `${peerName(instance.peerIndex)} (${instance.id}) promoted from learner to voting member` : `promotion of ${peerName(instance.peerIndex)} failed: ${r.stderr.trim().split('\n').pop()}`);
       },
     );
     this.pendingLaunches.add(p);
@@ -356,7 +357,7 @@ export class LocalCluster {
     }
     const replace = (options.replace ?? true) && this.autoHeal && !this.stopped;
     const release = async () => {
-      if (options.releaseVolumeAfterMs) await new Promise((r) => setTimeout(r, options.releaseVolumeAfterMs));
+      if (options.releaseVolumeAfterMs) await sleep(options.releaseVolumeAfterMs);
       await this.releaseVolume(instance);
       if (options.loseVolume) {
         // The volume is gone; the replacement gets a new, empty one (as after restoring the stack's volume resource).
@@ -452,7 +453,7 @@ export class LocalCluster {
       last = healthy;
       if (healthy === this.options.peers) return Date.now();
       if (Date.now() > deadline) throw new Error(`only ${healthy}/${this.options.peers} peers healthy after ${timeoutMs / 1000}s; logs in ${this.options.dir}/instances`);
-      await new Promise((r) => setTimeout(r, 200));
+      await sleep(200);
     }
   }
 
@@ -483,12 +484,12 @@ export class LocalCluster {
       if (etcd && etcd.exitCode === null && etcd.signalCode === null) {
         const exited = new Promise((r) => etcd.once('exit', r));
         etcd.kill('SIGKILL');
-        await Promise.race([exited, new Promise((r) => setTimeout(r, 3000))]);
+        await Promise.race([exited, sleep(3000)]);
       }
     }
     const deadline = Date.now() + 20_000;
     while (this.pendingLaunches.size > 0 && Date.now() < deadline) {
-      await Promise.race([Promise.allSettled([...this.pendingLaunches]), new Promise((r) => setTimeout(r, 1000))]);
+      await Promise.race([Promise.allSettled([...this.pendingLaunches]), sleep(1000)]);
     }
     this.client?.close();
     await this.dns?.stop();
@@ -507,7 +508,7 @@ export class LocalCluster {
     for (const ns of namespaces) for (const pid of (await run('ip', ['netns', 'pids', ns])).stdout.split(/\s+/).filter(Boolean)) pids.add(pid);
     if (pids.size) await run('kill', ['-9', ...pids]);
     await run('pkill', ['-9', '-f', 'dnsmasq .*peer-records\\.hosts']);
-    for (let i = 0; i < 50 && pids.size && (await run('kill', ['-0', ...pids])).code === 0; i++) await new Promise((r) => setTimeout(r, 100));
+    for (let i = 0; i < 50 && pids.size && (await run('kill', ['-0', ...pids])).code === 0; i++) await sleep(100);
 
     const dirs = new Set([this.options.dir, ...(await readRunRegistry())]);
     // Backstop for an etcd whose namespace is already gone.
@@ -529,7 +530,7 @@ export class LocalCluster {
     } catch (error) {
       // As on AWS: a failed invocation is retried; the scheduled reconcile catches what is left.
       this.progress(`dns updater failed once (${(error as Error).message}); retrying`);
-      await new Promise((r) => setTimeout(r, 300));
+      await sleep(300);
       await handleEvent(event, this.updaterSettings, this.updaterPort(), this.log).catch((e) => this.progress(`dns updater failed again: ${(e as Error).message}`));
     }
   }

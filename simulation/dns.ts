@@ -9,6 +9,7 @@ import { promises as dns } from 'dns';
 import { closeSync, openSync, promises as fs } from 'fs';
 import { join } from 'path';
 import { normalizeDomain } from '../constructs/naming';
+import { sleep } from '../runtime/retry';
 
 /** An SRV record set: every target on the same port. */
 export interface SrvRecord {
@@ -66,7 +67,7 @@ export class DnsmasqServer {
       }
       if (!this.process) throw new Error(`dnsmasq exited at start; see ${join(this.dir, 'dnsmasq.log')}`);
       if (Date.now() > deadline) throw new Error(`dnsmasq did not answer within 10 s; see ${join(this.dir, 'dnsmasq.log')}`);
-      await new Promise((r) => setTimeout(r, 100));
+      await sleep(100);
     }
   }
 
@@ -93,7 +94,7 @@ export class DnsmasqServer {
     const deadline = Date.now() + 5000;
     while (Date.now() < deadline) {
       if ((await this.lookup(name).catch((): string[] => [])).includes(ip)) return;
-      await new Promise((r) => setTimeout(r, 20));
+      await sleep(20);
     }
     throw new Error(`dnsmasq still does not answer ${ip} for ${name} 5 s after a reload`);
   }
@@ -110,7 +111,7 @@ export class DnsmasqServer {
     if (!p) return;
     const exited = new Promise((r) => p.once('exit', r));
     p.kill('SIGTERM');
-    await Promise.race([exited, new Promise((r) => setTimeout(r, 3000))]);
+    await Promise.race([exited, sleep(3000)]);
   }
 
   private async writeHosts(): Promise<void> {

@@ -7,6 +7,7 @@
 import { promises as dns } from 'dns';
 import { srvNames } from '../constructs/naming';
 import { EtcdHttpClient, Endpoint } from './etcd-client';
+import { sleep } from '../runtime/retry';
 
 /** Options of {@link LoadGenerator}. */
 export interface LoadOptions {
@@ -108,7 +109,7 @@ export class LoadGenerator {
         } catch {
           /* asked again below */
         }
-        await new Promise((r) => setTimeout(r, this.o.verifyRetryMs));
+        await sleep(this.o.verifyRetryMs);
       }
       if (!stored) {
         unread.push(endpoint.name);
@@ -160,7 +161,7 @@ export class LoadGenerator {
     for (let attempt = 0; Date.now() < deadline; attempt++) {
       const endpoint = this.pick(await this.currentEndpoints(), start + attempt);
       if (!endpoint) {
-        await new Promise((r) => setTimeout(r, 100));
+        await sleep(100);
         continue;
       }
       try {
@@ -169,7 +170,7 @@ export class LoadGenerator {
         this.suspectUntil.set(endpoint.ip, Date.now() + 1000);
         this.endpointsAt = 0;
         this.events.push({ at: Date.now(), kind: 'retry' });
-        await new Promise((r) => setTimeout(r, Math.min(200, 10 * 2 ** Math.min(attempt, 4))));
+        await sleep(Math.min(200, 10 * 2 ** Math.min(attempt, 4)));
       }
     }
     return undefined;

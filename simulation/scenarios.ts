@@ -9,6 +9,7 @@ import { peerIndices, zoneIndexOf } from '../constructs/naming';
 import { failureBudget } from '../constructs/topology';
 import { LocalCluster } from './cluster';
 import { discoverClientEndpoints, LoadEvent, LoadGenerator } from './load';
+import { sleep } from '../runtime/retry';
 
 export const SCENARIOS = ['zone-and-node', 'whole-cluster', 'rolling-replace', 'zone-partition', 'volume-still-attached', 'volume-lost', 'volumes-lost'] as const;
 export type ScenarioName = (typeof SCENARIOS)[number];
@@ -71,7 +72,6 @@ export interface ScenarioResult {
   readonly timeline: { readonly startedAt: number; readonly load: LoadEvent[]; readonly healthy: { at: number; healthy: number }[]; readonly marks: { at: number; what: string }[] };
 }
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** Runs one scenario end to end, always cleaning up. */
 export async function runScenario(name: ScenarioName, options: ScenarioOptions): Promise<ScenarioResult> {

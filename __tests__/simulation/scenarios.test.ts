@@ -3,11 +3,13 @@
  * namespaces, volumes on loop devices, DNS discovery through dnsmasq, the real
  * node agent and the real DNS updater logic. Needs root and Linux namespaces.
  */
-import { execFileSync } from 'child_process';
+import { ChildProcess, execFileSync, spawn } from 'child_process';
 import { existsSync, readFileSync } from 'fs';
 import { join } from 'path';
 import { tmpdir } from 'os';
 import { runScenario, ScenarioResult } from '../../simulation/scenarios';
+import { LocalCluster } from '../../simulation/cluster';
+import { bundleEntry } from '../../constructs/bundle';
 import { describeWithRoot, loopDeviceUnavailability } from '../helpers/privileges';
 
 const why = loopDeviceUnavailability(['ip', 'nsenter', 'etcd', 'etcdctl', 'dnsmasq', 'openssl', 'losetup', 'mkfs.ext4', 'blkid', 'mount']);
@@ -60,6 +62,50 @@ describeWithRoot('local cluster scenarios (9 peers, 3 zones)', why, () => {
     if (expect.getState().assertionCalls === 0 || process.env.SIMULATION_VERBOSE) console.log(lines.join('\n'));
     lines.length = 0;
   });
+
+  /** Starts the simulate CLI as a user would and resolves once its load is running (so there is a lot to clean). */
+  function startSimulation(dir: string): Promise<ChildProcess> {
+    const child = spawn(process.execPath, ['-r', 'ts-node/register/transpile-only', join(__dirname, '..', '..', 'simulation', 'cli.ts'), '--scenario', 'zone-and-node', '--dir', dir], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    return new Promise((resolve, reject) => {
+      let out = '';
+      child.stdout!.on('data', (chunk: Buffer) => {
+        out += chunk.toString();
+        if (out.includes('load running')) resolve(child);
+      });
+      child.stderr!.on('data', (chunk: Buffer) => (out += chunk.toString()));
+      child.on('exit', (code) => reject(new Error(`simulation exited (${code}) before its load ran:\n${out}`)));
+    });
+  }
+  const exited = (child: ChildProcess) => new Promise<number | null>((r) => (child.exitCode !== null ? r(child.exitCode) : child.once('exit', (code) => r(code))));
+
+  test('Ctrl-C in the middle of a run: it stops and cleans up everything', async () => {
+    const dir = join(tmpdir(), 'etcdsim-test', 'interrupted');
+    const child = await startSimulation(dir);
+    child.kill('SIGINT');
+    expect(await exited(child)).toBe(130);
+    expect(leftovers(join(dir, 'zone-and-node'))).toEqual([]);
+  }, 180_000);
+
+  test('a run killed with SIGKILL leaves its cluster behind; the next run cleans it up first', async () => {
+    const killedDir = join(tmpdir(), 'etcdsim-test', 'killed');
+    const child = await startSimulation(killedDir);
+    child.kill('SIGKILL');
+    await exited(child);
+    // The killed run could clean nothing: its etcd processes, mounts, loop devices and namespaces are still there.
+    expect(leftovers(join(killedDir, 'zone-and-node'))).toEqual(expect.arrayContaining(['network namespaces', 'loop devices', 'mounts', 'etcd processes']));
+    const agent = bundleEntry(join(__dirname, '..', '..', 'node-agent', 'cli'), { fileName: 'agent.js', target: 'node18' });
+    const nextDir = join(tmpdir(), 'etcdsim-test', 'after-killed');
+    const next = new LocalCluster({ peers: 3, zones: 3, dir: nextDir, agentPath: agent.path });
+    try {
+      await next.setup();
+    } finally {
+      await next.teardown();
+    }
+    expect(leftovers(join(killedDir, 'zone-and-node'))).toEqual([]);
+    expect(leftovers(nextDir)).toEqual([]);
+  }, 180_000);
 
   test('zone-and-node: a whole zone plus one more peer die while writing; nothing acknowledged is lost', async () => {
     const dir = join(tmpdir(), 'etcdsim-test', 'zone-and-node');
