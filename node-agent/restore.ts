@@ -10,7 +10,7 @@ import { peerIndices, peerName, peerUrl } from '../constructs/naming';
 import type { Logger } from '../runtime/log';
 import type { BackupStore } from './backup';
 import type { AgentConfig } from './config';
-import { RESTORE_WORK_DIR } from './decisions';
+import { classifyDataDir, RESTORE_WORK_DIR } from './decisions';
 import { runEtcdctl } from './etcdctl';
 import { run, sha256OfFile } from './system';
 import type { SnapshotRef } from './recovery';
@@ -46,6 +46,11 @@ export async function restoreSnapshot(
   snapshot: SnapshotRef,
   deps: { store: BackupStore; restorer: SnapshotRestorer; log: Logger },
 ): Promise<{ key: string; sha256: string; revision?: number; bytes: number }> {
+  // Never over data: the start decision only restores into an empty volume, and this checks it again here.
+  const top = await fs.readdir(config.dataDir);
+  if (classifyDataDir(top, top.includes('member') ? await fs.readdir(join(config.dataDir, 'member')).catch(() => []) : undefined) !== 'fresh') {
+    throw new Error(`${config.dataDir} is not empty (${top.filter((n) => n !== 'lost+found').slice(0, 5).join(', ')}): not restoring a snapshot over it`);
+  }
   const work = join(config.dataDir, RESTORE_WORK_DIR);
   await fs.rm(work, { recursive: true, force: true });
   await fs.mkdir(work, { recursive: true, mode: 0o700 });

@@ -135,6 +135,17 @@ describe('restoring a snapshot into the data dir', () => {
     expect(existsSync(join(dataDir, 'member'))).toBe(false);
   });
 
+  test('never restores over a data dir that holds anything', async () => {
+    const sha256 = createHash('sha256').update('bytes').digest('hex');
+    const { dataDir, store, cfg } = await prepared('bytes', { sha256 });
+    mkdirSync(join(dataDir, 'member', 'wal'), { recursive: true });
+    writeFileSync(join(dataDir, 'member', 'wal', 'keep.wal'), 'precious');
+    const restorer: SnapshotRestorer = { restore: jest.fn() };
+    await expect(restoreSnapshot(cfg, { key: 'snapshots/frequent/a.db', at: 0 }, { store, restorer, log: memoryLogger() })).rejects.toThrow(/is not empty \(member\): not restoring a snapshot over it/);
+    expect(restorer.restore).not.toHaveBeenCalled();
+    expect(readFileSync(join(dataDir, 'member', 'wal', 'keep.wal'), 'utf8')).toBe('precious');
+  });
+
   test('a snapshot without a checksum is refused', async () => {
     const { store, cfg } = await prepared('bytes', { revision: '1' });
     await expect(restoreSnapshot(cfg, { key: 'snapshots/frequent/a.db', at: 0 }, { store, restorer: { restore: jest.fn() }, log: memoryLogger() })).rejects.toThrow(/has no sha256 metadata/);
