@@ -44,7 +44,8 @@ function startEtcd(dir: string, name: string, client: string, peer: string, init
     const second = etcdctl(client, ['member', 'add', 'learner-2', '--peer-urls=http://127.0.0.1:24892', '--learner']);
     expect(second.status).not.toBe(0);
     expect(second.stderr).toMatch(TOO_MANY_LEARNERS);
-    const id = /Member ([0-9a-f]+) added/.exec(first.stdout)![1];
+    // etcdctl prints the id with %16x: an id with a leading zero nibble comes out space-padded.
+    const id = /Member\s+([0-9a-f]+) added/.exec(first.stdout)![1];
     const promote = etcdctl(client, ['member', 'promote', id]);
     expect(promote.status).not.toBe(0);
     expect(promote.stderr).toMatch(PROMOTE_NOT_READY);
