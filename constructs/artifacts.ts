@@ -1,9 +1,8 @@
 import { Construct } from 'constructs';
 import { AssetType, TerraformAsset } from 'cdktf';
 import { S3Object } from '@cdktf/provider-aws/lib/s3-object';
-import { join } from 'path';
 import { S3Bucket } from '@cdktf/provider-aws/lib/s3-bucket';
-import { Bundle, bundleEntry } from './bundle';
+import { Bundle, bundleNodeAgent } from '../runtime/bundle';
 import { PrivateBucket } from './private-bucket';
 
 /** Props of {@link EtcdArtifacts}. */
@@ -36,8 +35,7 @@ export class EtcdArtifacts extends Construct {
     this.store = new PrivateBucket(this, 'store', { clusterName: props.clusterName, purpose: 'artifacts', kmsKeyArn: props.kmsKeyArn });
     this.bucket = this.store.bucket;
 
-    // AL2023 ships Node.js 18 as `nodejs`; target it so the bundle runs on any supported image.
-    this.agentBundle = bundleEntry(join(__dirname, '..', 'node-agent', 'cli'), { fileName: 'agent.js', target: 'node18' });
+    this.agentBundle = bundleNodeAgent();
     const asset = new TerraformAsset(this, 'agent-asset', { path: this.agentBundle.path, type: AssetType.FILE });
     this.agentObject = new S3Object(this, 'agent', {
       bucket: this.bucket.id,

@@ -1,7 +1,7 @@
 import { Construct } from 'constructs';
 import { S3Bucket } from '@cdktf/provider-aws/lib/s3-bucket';
 import { S3BucketLifecycleConfiguration } from '@cdktf/provider-aws/lib/s3-bucket-lifecycle-configuration';
-import { BACKUP_KEYS } from './naming';
+import { BACKUP_KEYS } from '../contract/naming';
 import { PrivateBucket } from './private-bucket';
 
 /** Options of the cluster's snapshots. */

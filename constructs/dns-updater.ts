@@ -9,15 +9,10 @@ import { IamRolePolicy } from '@cdktf/provider-aws/lib/iam-role-policy';
 import { LambdaFunction } from '@cdktf/provider-aws/lib/lambda-function';
 import { LambdaPermission } from '@cdktf/provider-aws/lib/lambda-permission';
 import { join } from 'path';
-import { Bundle, bundleEntry } from './bundle';
-import { autoScalingGroupName, autoScalingGroupNamePattern, peerIndices } from './naming';
-
-/** EventBridge detail types of Auto Scaling that the updater reacts to. */
-export const AUTO_SCALING_DETAIL_TYPES = [
-  'EC2 Instance Launch Successful',
-  'EC2 Instance Terminate Successful',
-  'EC2 Instance-launch Lifecycle Action',
-] as const;
+import { Bundle, bundleEntry } from '../runtime/bundle';
+import { AUTO_SCALING_SOURCE, SUBSCRIBED_DETAIL_TYPES } from '../contract/events';
+import { autoScalingGroupName, autoScalingGroupNamePattern, peerIndices } from '../contract/naming';
+import { DEFAULT_RECORD_TTL, updaterSettingsToEnv } from '../contract/updater-settings';
 
 /**
  * How the handler is bundled. The nodejs22.x runtime ships AWS SDK v3, so the
@@ -76,7 +71,7 @@ export class EtcdDnsUpdater extends Construct {
     if (!Number.isInteger(every) || every < 1 || every > 60) {
       throw new Error(`dnsUpdater.reconcileEveryMinutes must be a whole number of minutes from 1 to 60, got ${every}`);
     }
-    const ttl = props.recordTtl ?? 10;
+    const ttl = props.recordTtl ?? DEFAULT_RECORD_TTL;
     const functionName = `${props.clusterName}-etcd-dns-updater`;
     const groupNames = peerIndices(props.peerCount).map((i) => autoScalingGroupName(props.clusterName, i));
     const partition = new DataAwsPartition(this, 'partition').partition;
@@ -148,13 +143,13 @@ export class EtcdDnsUpdater extends Construct {
       timeout: 60,
       kmsKeyArn: props.kmsKeyArn,
       environment: {
-        variables: {
-          CLUSTER_NAME: props.clusterName,
-          DOMAIN: props.domain,
-          PEER_COUNT: String(props.peerCount),
-          HOSTED_ZONE_ID: props.hostedZoneId,
-          RECORD_TTL: String(ttl),
-        },
+        variables: updaterSettingsToEnv({
+          clusterName: props.clusterName,
+          domain: props.domain,
+          peerCount: props.peerCount,
+          hostedZoneId: props.hostedZoneId,
+          recordTtl: ttl,
+        }),
       },
       loggingConfig: { logFormat: 'JSON', logGroup: logGroup.name },
       dependsOn: [logGroup],
@@ -164,8 +159,8 @@ export class EtcdDnsUpdater extends Construct {
       name: `${props.clusterName}-etcd-peer-events`,
       description: `Auto Scaling events of the etcd peer groups of ${props.clusterName}`,
       eventPattern: JSON.stringify({
-        source: ['aws.autoscaling'],
-        'detail-type': [...AUTO_SCALING_DETAIL_TYPES],
+        source: [AUTO_SCALING_SOURCE],
+        'detail-type': [...SUBSCRIBED_DETAIL_TYPES],
         detail: { AutoScalingGroupName: groupNames },
       }),
     });

@@ -10,14 +10,9 @@ import {
   srvNames,
   srvRecordValues,
   SrvNames,
-} from './naming';
+  PLACEHOLDER_ADDRESS,
+} from '../contract/naming';
 
-/**
- * Address the `peer-N` records hold until the DNS updater writes the real
- * one: TEST-NET-1 (RFC 5737), routable nowhere, so a stale placeholder can
- * never reach a real host.
- */
-export const PLACEHOLDER_ADDRESS = '192.0.2.1';
 
 /** Props of {@link EtcdDns}. */
 export interface EtcdDnsProps {

@@ -4,7 +4,7 @@ import { DataAwsPartition } from '@cdktf/provider-aws/lib/data-aws-partition';
 import { DataAwsRegion } from '@cdktf/provider-aws/lib/data-aws-region';
 import { KmsAlias } from '@cdktf/provider-aws/lib/kms-alias';
 import { KmsKey } from '@cdktf/provider-aws/lib/kms-key';
-import { CLUSTER_TAG_KEY } from './naming';
+import { CLUSTER_TAG_KEY } from '../contract/naming';
 
 /** Props of {@link EtcdEncryption}. */
 export interface EtcdEncryptionProps {

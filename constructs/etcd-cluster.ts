@@ -2,18 +2,17 @@ import { Construct } from 'constructs';
 import { TerraformOutput } from 'cdktf';
 import { DataAwsRegion } from '@cdktf/provider-aws/lib/data-aws-region';
 import { DataAwsSsmParameter } from '@cdktf/provider-aws/lib/data-aws-ssm-parameter';
-import type { AgentConfig } from '../node-agent/config';
-import { DEFAULT_DEADLINES } from '../node-agent/config';
+import { buildAgentConfig } from '../contract/agent-config';
 import { EtcdArtifacts } from './artifacts';
 import { BackupOptions, EtcdBackups } from './backups';
 import { EtcdDns } from './dns';
 import { EtcdDnsUpdater } from './dns-updater';
 import { EtcdEncryption } from './encryption';
-import { autoScalingGroupName, clientUrl, normalizeDomain, peerFqdn, peerIndices, peerName, zoneIndexOf } from './naming';
+import { autoScalingGroupName, clientUrl, normalizeDomain, peerFqdn, peerIndices, peerName, zoneIndexOf } from '../contract/naming';
 import { EtcdNetwork, EtcdNetworkProps } from './network';
 import { EtcdPeer, PeerVolumeOptions, resolveVolumeOptions } from './peer';
 import { EtcdSecurity } from './security';
-import { zoneLossProblem } from './topology';
+import { validateSizeAndZones } from '../contract/topology';
 import { renderUserData } from './user-data';
 
 /** Where etcd's binaries come from. */
@@ -214,7 +213,7 @@ export class EtcdCluster extends Construct {
     const region = new DataAwsRegion(this, 'region');
     this.peers = peerIndices(size).map((i) => {
       const zoneIndex = zoneIndexOf(i, props.zones.length);
-      const agentConfig: AgentConfig = {
+      const agentConfig = buildAgentConfig({
         mode: 'aws',
         region: region.region,
         clusterName: props.clusterName,
@@ -223,16 +222,10 @@ export class EtcdCluster extends Construct {
         peerCount: size,
         tls,
         dataDir,
-        fsType: 'ext4',
-        etcdUser: 'etcd',
-        etcdConfigFile: '/etc/etcd/etcd.conf.yml',
-        pkiDir: '/etc/etcd/pki',
-        clusterToken: `${props.clusterName}-etcd`,
-        deadlines: DEFAULT_DEADLINES,
         certLifetimeHours,
         ca: this.security.caSecret ? { secretId: this.security.caSecret.arn } : undefined,
         backup: this.backups ? { bucket: this.backups.bucket.bucket } : undefined,
-      };
+      });
       return new EtcdPeer(this, peerName(i), {
         clusterName: props.clusterName,
         peerIndex: i,
@@ -286,31 +279,6 @@ export function validateClusterName(name: string): void {
       `clusterName "${name}" is invalid: use 1 to 32 lower-case letters, digits and hyphens, starting with a letter and not ending with a hyphen`,
     );
   }
-}
-
-/** Size must be odd and at least 3; zones at least 3, distinct, and the layout must survive a zone's loss. */
-export function validateSizeAndZones(size: number, zones: string[]): void {
-  if (!Number.isInteger(size) || size < 3) {
-    throw new Error(`size must be a whole number of at least 3 peers (got ${size}): fewer peers cannot lose any member and keep quorum`);
-  }
-  if (size % 2 === 0) {
-    throw new Error(
-      `size ${size} is even: an even cluster tolerates no more failures than size ${size - 1} but needs one more vote; use ${size - 1} or ${size + 1}`,
-    );
-  }
-  if (!Array.isArray(zones) || zones.length < 3) {
-    throw new Error(
-      `zones lists ${zones?.length ?? 0} zone(s); at least 3 are needed so the cluster survives the loss of one zone (e.g. ["us-east-1a", "us-east-1b", "us-east-1c"])`,
-    );
-  }
-  if (new Set(zones).size !== zones.length) {
-    throw new Error(`zones lists a zone twice (${zones.join(', ')}): each entry must be a different availability zone`);
-  }
-  if (zones.length > size) {
-    throw new Error(`zones has ${zones.length} zones for ${size} peers: zones beyond the ${size}th would hold no peer; pass at most ${size} zones`);
-  }
-  const problem = zoneLossProblem(size, zones.length);
-  if (problem) throw new Error(`size ${size} cannot survive the loss of one zone: ${problem}; add peers or zones`);
 }
 
 /** A private DNS domain that can hold `peer-<size-1>.` names; returns it normalized. */

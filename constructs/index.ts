@@ -9,5 +9,5 @@ export * from './security';
 export * from './artifacts';
 export * from './backups';
 export * from './private-bucket';
-export * from './naming';
-export * from './topology';
+export * from '../contract/naming';
+export * from '../contract/topology';

@@ -10,6 +10,7 @@ import { SecurityGroup } from '@cdktf/provider-aws/lib/security-group';
 import { Subnet } from '@cdktf/provider-aws/lib/subnet';
 import { Vpc } from '@cdktf/provider-aws/lib/vpc';
 import { VpcEndpoint } from '@cdktf/provider-aws/lib/vpc-endpoint';
+import { CLUSTER_TAG_KEY } from '../contract/naming';
 
 /** Props of {@link EtcdNetwork}. */
 export interface EtcdNetworkProps {
@@ -79,7 +80,7 @@ export class EtcdNetwork extends Construct {
       throw new Error(`network.cidrBlock ${cidrBlock} is too small: use a /20 or larger so each zone gets a /24 or larger subnet`);
     }
     this.cidrBlock = cidrBlock;
-    const tags = (name: string) => ({ Name: `${props.clusterName}-${name}`, 'etcd-cluster:name': props.clusterName });
+    const tags = (name: string) => ({ Name: `${props.clusterName}-${name}`, [CLUSTER_TAG_KEY]: props.clusterName });
 
     const vpc = new Vpc(this, 'vpc', {
       cidrBlock,

@@ -4,7 +4,8 @@ import { AutoscalingGroup } from '@cdktf/provider-aws/lib/autoscaling-group';
 import { EbsVolume } from '@cdktf/provider-aws/lib/ebs-volume';
 import { LaunchTemplate } from '@cdktf/provider-aws/lib/launch-template';
 import { base64WithReferences } from './terraform-strings';
-import { LAUNCH_HOOK_NAME, autoScalingGroupName, peerName, peerTags } from './naming';
+import { LAUNCH_HOOK_NAME, LAUNCH_TRANSITION } from '../contract/events';
+import { autoScalingGroupName, peerName, peerTags } from '../contract/naming';
 
 /** gp3 limits (EC2 CreateVolume): size 1–65,536 GiB, 3,000–80,000 IOPS, 125–2,000 MiB/s, ≤ 500 IOPS/GiB, ≤ 0.25 MiB/s per IOPS. */
 export const GP3_LIMITS = {
@@ -158,7 +159,7 @@ export class EtcdPeer extends Construct {
       initialLifecycleHook: [
         {
           name: LAUNCH_HOOK_NAME,
-          lifecycleTransition: 'autoscaling:EC2_INSTANCE_LAUNCHING',
+          lifecycleTransition: LAUNCH_TRANSITION,
           // CONTINUE, not ABANDON: if the DNS updater is down, the instance still boots and the
           // scheduled reconcile fixes the record; the agent keeps etcd down until its name resolves to it.
           defaultResult: 'CONTINUE',

@@ -4,7 +4,7 @@ import { S3BucketPolicy } from '@cdktf/provider-aws/lib/s3-bucket-policy';
 import { S3BucketPublicAccessBlock } from '@cdktf/provider-aws/lib/s3-bucket-public-access-block';
 import { S3BucketServerSideEncryptionConfigurationA } from '@cdktf/provider-aws/lib/s3-bucket-server-side-encryption-configuration';
 import { S3BucketVersioningA } from '@cdktf/provider-aws/lib/s3-bucket-versioning';
-import { CLUSTER_TAG_KEY } from './naming';
+import { CLUSTER_TAG_KEY } from '../contract/naming';
 
 /** Props of {@link PrivateBucket}. */
 export interface PrivateBucketProps {

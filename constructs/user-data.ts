@@ -5,7 +5,8 @@
  * The script must not contain `${` or `%{` of its own: Terraform would read
  * them as interpolations. It uses `$VAR` only; a test enforces this.
  */
-import type { AgentConfig } from '../node-agent/config';
+import type { AgentConfig } from '../contract/agent-config';
+import { AGENT_COMMANDS, AGENT_CONFIG_PATH, AGENT_PATH, agentCommandLine } from '../contract/agent-commands';
 
 /** Where etcd's binaries come from. */
 export interface EtcdReleaseSource {
@@ -34,10 +35,6 @@ export interface UserDataInput {
   readonly snapshotIntervalMinutes?: number;
 }
 
-/** Path of the agent on the instance. */
-export const AGENT_PATH = '/usr/local/lib/etcd-node-agent/agent.js';
-/** Path of the agent's configuration on the instance. */
-export const AGENT_CONFIG_PATH = '/etc/etcd-node-agent/config.json';
 
 /** The systemd unit that prepares the volume; etcd cannot start unless it succeeded. */
 export function agentUnit(): string {
@@ -50,7 +47,7 @@ OnFailure=etcd-node-agent-failed.service
 [Service]
 Type=oneshot
 RemainAfterExit=yes
-ExecStart=/usr/bin/node ${AGENT_PATH} boot --config ${AGENT_CONFIG_PATH}
+ExecStart=${agentCommandLine(AGENT_COMMANDS.boot)}
 TimeoutStartSec=1800
 
 [Install]
@@ -97,7 +94,7 @@ BindsTo=etcd.service
 
 [Service]
 Type=oneshot
-ExecStart=/usr/bin/node ${AGENT_PATH} promote --config ${AGENT_CONFIG_PATH}
+ExecStart=${agentCommandLine(AGENT_COMMANDS.promote)}
 Restart=on-failure
 RestartSec=15
 `;
@@ -112,7 +109,7 @@ After=etcd-node-agent.service
 
 [Service]
 Type=oneshot
-ExecStart=/usr/bin/node ${AGENT_PATH} renew-certificates --config ${AGENT_CONFIG_PATH}
+ExecStart=${agentCommandLine(AGENT_COMMANDS.renewCertificates)}
 `,
     timer: `[Unit]
 Description=Daily renewal of this etcd peer's certificate
@@ -142,7 +139,7 @@ After=etcd.service
 
 [Service]
 Type=oneshot
-ExecStart=/usr/bin/node ${AGENT_PATH} snapshot --config ${AGENT_CONFIG_PATH}
+ExecStart=${agentCommandLine(AGENT_COMMANDS.snapshot)}
 `,
     timer: `[Unit]
 Description=etcd snapshots every ${intervalMinutes} minutes

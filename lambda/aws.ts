@@ -2,7 +2,7 @@
 import { AutoScalingClient, CompleteLifecycleActionCommand } from '@aws-sdk/client-auto-scaling';
 import { DescribeInstancesCommand, DescribeInstancesCommandOutput, EC2Client, Filter } from '@aws-sdk/client-ec2';
 import { ChangeResourceRecordSetsCommand, ListResourceRecordSetsCommand, Route53Client } from '@aws-sdk/client-route-53';
-import { CLUSTER_TAG_KEY, normalizeDomain, peerIndexOfGroup } from '../constructs/naming';
+import { CLUSTER_TAG_KEY, normalizeDomain, peerIndexOfGroup } from '../contract/naming';
 import { AWS_RETRY, RetryOptions, SDK_CLIENT_CONFIG, withRetry } from '../runtime/retry';
 import { LifecycleAction } from './events';
 import { ObservedInstance, ObservedRecord } from './reconcile';

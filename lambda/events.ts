@@ -2,7 +2,8 @@
  * What an incoming event asks the updater to do. Level-triggered: the event
  * only says *which* peer to look at; the record is computed from current state.
  */
-import { peerIndexOfGroup } from '../constructs/naming';
+import { AUTO_SCALING_DETAIL_TYPES, AUTO_SCALING_SOURCE, SCHEDULE_SOURCE, SCHEDULED_DETAIL_TYPE } from '../contract/events';
+import { peerIndexOfGroup } from '../contract/naming';
 
 /** A launch lifecycle action to complete once the record is right. */
 export interface LifecycleAction {
@@ -18,21 +19,15 @@ export type Trigger =
   | { readonly kind: 'all'; readonly reason: string }
   | { readonly kind: 'ignore'; readonly reason: string };
 
-const GROUP_DETAIL_TYPES = new Set([
-  'EC2 Instance Launch Successful',
-  'EC2 Instance Terminate Successful',
-  'EC2 Instance Launch Unsuccessful',
-  'EC2 Instance Terminate Unsuccessful',
-  'EC2 Instance-launch Lifecycle Action',
-]);
+const GROUP_DETAIL_TYPES = new Set<string>(Object.values(AUTO_SCALING_DETAIL_TYPES));
 
 /** Classifies an EventBridge event; never throws, whatever the input. */
 export function classifyEvent(event: unknown, clusterName: string): Trigger {
   if (typeof event !== 'object' || event === null) return { kind: 'ignore', reason: 'event is not an object' };
   const e = event as Record<string, unknown>;
   const detailType = e['detail-type'];
-  if (e.source === 'aws.events' && detailType === 'Scheduled Event') return { kind: 'all', reason: 'scheduled reconcile' };
-  if (e.source !== 'aws.autoscaling') return { kind: 'ignore', reason: `unexpected source ${JSON.stringify(e.source)}` };
+  if (e.source === SCHEDULE_SOURCE && detailType === SCHEDULED_DETAIL_TYPE) return { kind: 'all', reason: 'scheduled reconcile' };
+  if (e.source !== AUTO_SCALING_SOURCE) return { kind: 'ignore', reason: `unexpected source ${JSON.stringify(e.source)}` };
   if (typeof detailType !== 'string' || !GROUP_DETAIL_TYPES.has(detailType)) {
     return { kind: 'ignore', reason: `unhandled detail-type ${JSON.stringify(detailType)}` };
   }
@@ -42,7 +37,7 @@ export function classifyEvent(event: unknown, clusterName: string): Trigger {
   const peerIndex = peerIndexOfGroup(clusterName, groupName);
   if (peerIndex === undefined) return { kind: 'ignore', reason: `group ${groupName} is not a peer group of ${clusterName}` };
 
-  if (detailType === 'EC2 Instance-launch Lifecycle Action') {
+  if (detailType === AUTO_SCALING_DETAIL_TYPES.launchLifecycleAction) {
     if (detail?.Event === 'autoscaling:TEST_NOTIFICATION') return { kind: 'ignore', reason: 'lifecycle hook test notification' };
     const token = detail?.LifecycleActionToken;
     const hookName = detail?.LifecycleHookName;

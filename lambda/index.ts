@@ -3,34 +3,14 @@
  * instance. The only writer of those records. Level-triggered: every event
  * is answered from current state, so duplicates and late events are harmless.
  */
-import { peerFqdn, peerIndices } from '../constructs/naming';
+import { peerFqdn, peerIndices } from '../contract/naming';
+import { UpdaterSettings, updaterSettingsFromEnv } from '../contract/updater-settings';
 import { jsonLogger, Logger } from '../runtime/log';
 import { AwsUpdaterPort, UpdaterPort } from './aws';
+
+export type { UpdaterSettings };
 import { classifyEvent } from './events';
 import { decidePeerRecord, RecordDecision } from './reconcile';
-
-/** Settings read from the function's environment. */
-export interface UpdaterSettings {
-  readonly clusterName: string;
-  readonly domain: string;
-  readonly peerCount: number;
-  readonly hostedZoneId: string;
-  readonly recordTtl: number;
-}
-
-/** Reads settings from the environment; the error names the missing variable. */
-export function settingsFromEnv(env: NodeJS.ProcessEnv = process.env): UpdaterSettings {
-  const need = (name: string): string => {
-    const value = env[name];
-    if (!value) throw new Error(`environment variable ${name} is not set; the EtcdDnsUpdater construct sets it`);
-    return value;
-  };
-  const peerCount = Number(need('PEER_COUNT'));
-  const recordTtl = Number(env.RECORD_TTL ?? '10');
-  if (!Number.isInteger(peerCount) || peerCount < 1) throw new Error(`PEER_COUNT must be a positive integer, got ${env.PEER_COUNT}`);
-  if (!Number.isInteger(recordTtl) || recordTtl < 1) throw new Error(`RECORD_TTL must be a positive integer, got ${env.RECORD_TTL}`);
-  return { clusterName: need('CLUSTER_NAME'), domain: need('DOMAIN'), peerCount, hostedZoneId: need('HOSTED_ZONE_ID'), recordTtl };
-}
 
 /** What one invocation did. */
 export interface UpdaterResult {
@@ -110,7 +90,7 @@ let cached: { settings: UpdaterSettings; port: UpdaterPort; log: Logger } | unde
 /** The Lambda entry point. */
 export async function handler(event: unknown): Promise<UpdaterResult> {
   if (!cached) {
-    const settings = settingsFromEnv();
+    const settings = updaterSettingsFromEnv();
     cached = {
       settings,
       port: new AwsUpdaterPort({ clusterName: settings.clusterName, hostedZoneId: settings.hostedZoneId }),

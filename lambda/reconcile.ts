@@ -2,7 +2,7 @@
  * Pure decisions of the DNS updater: which instance is peer N, and whether
  * its A record must change. No AWS here; the handler feeds observed state in.
  */
-import { peerFqdn } from '../constructs/naming';
+import { peerFqdn } from '../contract/naming';
 
 /** An instance as observed through EC2. */
 export interface ObservedInstance {

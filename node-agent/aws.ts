@@ -5,10 +5,10 @@
  */
 import { AutoScalingClient, DescribeAutoScalingInstancesCommand } from '@aws-sdk/client-auto-scaling';
 import { AttachVolumeCommand, DescribeInstancesCommand, DescribeVolumesCommand, DetachVolumeCommand, EC2Client, Volume } from '@aws-sdk/client-ec2';
-import { autoScalingGroupName, CLUSTER_TAG_KEY, PEER_INDEX_TAG_KEY } from '../constructs/naming';
+import { autoScalingGroupName, CLUSTER_TAG_KEY, PEER_INDEX_TAG_KEY } from '../contract/naming';
 import type { Logger } from '../runtime/log';
 import { AWS_RETRY, backoffDelay, RetryOptions, SDK_CLIENT_CONFIG, sleep, withRetry } from '../runtime/retry';
-import type { AgentConfig } from './config';
+import type { AgentConfig } from '../contract/agent-config';
 import { choosePeerVolume, decideAttachStep, OwnerView, VolumeView } from './decisions';
 import type { AttachedVolume, Identity, VolumeProvider } from './ports';
 import { waitForPath } from './system';

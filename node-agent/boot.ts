@@ -6,9 +6,9 @@
 import { X509Certificate } from 'crypto';
 import { promises as fs } from 'fs';
 import { dirname, join } from 'path';
-import { peerFqdn, peerName, peerUrl, volumeLabel } from '../constructs/naming';
+import { peerFqdn, peerName, peerUrl, volumeLabel } from '../contract/naming';
 import type { Logger } from '../runtime/log';
-import type { AgentConfig } from './config';
+import type { AgentConfig } from '../contract/agent-config';
 import { classifyDataDir, DataDirState, decideFilesystem, decideMount } from './decisions';
 import { renderEtcdConfig } from './etcd-config';
 import type { BackupStore } from './backup';

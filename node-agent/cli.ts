@@ -1,24 +1,27 @@
 #!/usr/bin/env node
 /**
- * node-agent: makes a fungible instance become peer N.
- *   node-agent boot --config FILE
- *   node-agent prepare-volume --device DEV --mount-point DIR [--fs-type ext4] [--owner USER] [--label LABEL]
- * Exit 0 only when every step held; 1 on a refusal or failure (etcd then stays down); 2 on bad usage.
+ * node-agent: makes a fungible instance become peer N, and looks after it.
+ * The subcommands are `AGENT_COMMANDS` of the contract (the systemd units run
+ * them); USAGE below says what each does.
+ * Exit 0 only when the command's work held; 1 on a refusal or failure (after
+ * a failed boot etcd stays down); 2 on bad usage or a bad config.
  */
 import { mkdirSync, readFileSync, writeFileSync } from 'fs';
 import { promises as dns } from 'dns';
-import { jsonLogger } from '../runtime/log';
+import { parseArgs } from 'util';
+import { AGENT_COMMANDS, AgentCommand } from '../contract/agent-commands';
+import { jsonLogger, Logger } from '../runtime/log';
 import { AwsVolumeProvider } from './aws';
 import { BackupStore, DirectoryBackupStore, EtcdctlSnapshots, refreshPeerReport, S3BackupStore, takeSnapshot } from './backup';
 import { boot, prepareVolume, writePeerCertificates } from './boot';
 import { DirectoryCaStore, SecretsManagerCaStore } from './ca-store';
-import { AgentConfig, parseAgentConfig } from './config';
+import { AgentConfig, parseAgentConfig } from '../contract/agent-config';
 import { EtcdctlMembership, etcdctlPrefix } from './etcdctl';
 import { CaStore, issueCertificate } from './pki';
 import { LocalVolumeProvider } from './local';
 import { promoteSelf } from './learner';
 import { CliSnapshotRestorer } from './restore';
-import { peerName } from '../constructs/naming';
+import { peerName } from '../contract/naming';
 
 const USAGE = `usage:
   node-agent boot --config FILE
@@ -40,16 +43,19 @@ const USAGE = `usage:
 
 class UsageError extends Error {}
 
-/** Parses `--name value` pairs; every flag needs a value. */
-export function parseFlags(args: string[], allowed: string[]): Record<string, string> {
-  const flags: Record<string, string> = {};
-  for (let i = 0; i < args.length; i += 2) {
-    const name = args[i];
-    if (!name.startsWith('--') || !allowed.includes(name.slice(2))) throw new UsageError(`unknown argument ${name}`);
-    if (args[i + 1] === undefined || args[i + 1].startsWith('--')) throw new UsageError(`${name} needs a value`);
-    flags[name.slice(2)] = args[i + 1];
+/** Parses `--name value` flags with `util.parseArgs`; an unknown or valueless flag is a usage error. */
+export function parseFlags(args: string[], allowed: readonly string[]): Record<string, string | undefined> {
+  try {
+    const { values } = parseArgs({
+      args,
+      options: Object.fromEntries(allowed.map((name) => [name, { type: 'string' as const }])),
+      strict: true,
+      allowPositionals: false,
+    });
+    return values as Record<string, string | undefined>;
+  } catch (error) {
+    throw new UsageError((error as Error).message);
   }
-  return flags;
 }
 
 function readConfig(file: string | undefined): AgentConfig {
@@ -91,114 +97,130 @@ function caStoreFor(config: AgentConfig): CaStore | undefined {
   return config.mode === 'aws' ? new SecretsManagerCaStore(config.ca!.secretId!) : new DirectoryCaStore(config.ca!.dir!);
 }
 
+type Handler = (args: string[], log: Logger) => Promise<number>;
+
+/** One handler per contract command: the compiler refuses a command the units name and the CLI lacks. */
+const HANDLERS: Record<AgentCommand, Handler> = {
+  [AGENT_COMMANDS.boot]: async (rest, log) => {
+    const flags = parseFlags(rest, ['config']);
+    if (!flags.config) throw new UsageError('boot needs --config FILE');
+    const config = readConfig(flags.config);
+    const volumes = config.mode === 'aws' ? new AwsVolumeProvider(config) : new LocalVolumeProvider(config);
+    let resolver: { resolve4(name: string): Promise<string[]> } = dns;
+    if (config.local?.dnsServers?.length) {
+      const custom = new dns.Resolver();
+      custom.setServers(config.local.dnsServers);
+      resolver = custom;
+    }
+    const membership = new EtcdctlMembership(config, etcdctlPrefix(config));
+    await boot(config, {
+      volumes,
+      resolver,
+      log,
+      caStore: caStoreFor(config),
+      membership,
+      backups: backupStoreFor(config),
+      restorer: new CliSnapshotRestorer(config),
+      listenAddress: config.mode === 'local' ? config.local!.ipAddress : '0.0.0.0',
+    });
+    return 0;
+  },
+  [AGENT_COMMANDS.snapshot]: async (rest, log) => {
+    const config = readConfig(parseFlags(rest, ['config']).config);
+    const store = backupStoreFor(config);
+    if (!store) throw new UsageError('this config has no "backup" destination');
+    const etcd = new EtcdctlSnapshots(config, etcdctlPrefix(config));
+    // The report first: it must stay current even while snapshots fail.
+    await refreshPeerReport(config, store, log);
+    await takeSnapshot(config, { etcd, store, log });
+    return 0;
+  },
+  [AGENT_COMMANDS.promote]: async (rest, log) => {
+    const config = readConfig(parseFlags(rest, ['config']).config);
+    const outcome = await promoteSelf(config, new EtcdctlMembership(config, etcdctlPrefix(config)), { log });
+    if (outcome === 'nothing-pending') log.info('nothing to promote: this peer did not join as a learner', { peer: peerName(config.peerIndex) });
+    return 0;
+  },
+  [AGENT_COMMANDS.renewCertificates]: async (rest, log) => {
+    const config = readConfig(parseFlags(rest, ['config']).config);
+    const store = caStoreFor(config);
+    if (!store) throw new UsageError('TLS is off in this config: there is nothing to renew');
+    log.info('certificates renewed', { ...(await writePeerCertificates(config, store)) });
+    return 0;
+  },
+  [AGENT_COMMANDS.issueClientCert]: async (rest, log) => {
+    const flags = parseFlags(rest, ['config', 'ca-secret', 'ca-dir', 'name', 'out', 'hours']);
+    let store: CaStore | undefined;
+    let clusterName = 'etcd';
+    if (flags['ca-secret']) {
+      // The secret's ARN names its region; the SDK would otherwise need AWS_REGION.
+      const arnRegion = /^arn:[^:]+:secretsmanager:([a-z0-9-]+):/.exec(flags['ca-secret'])?.[1];
+      if (!process.env.AWS_REGION && arnRegion) process.env.AWS_REGION = arnRegion;
+      store = new SecretsManagerCaStore(flags['ca-secret']);
+    }
+    else if (flags['ca-dir']) store = new DirectoryCaStore(flags['ca-dir']);
+    else {
+      const config = readConfig(flags.config);
+      clusterName = config.clusterName;
+      store = caStoreFor(config);
+      if (!store) throw new UsageError('TLS is off in this config: clients need no certificate');
+    }
+    if (!flags.name || !/^[A-Za-z0-9._-]{1,64}$/.test(flags.name)) throw new UsageError('--name must be 1 to 64 letters, digits, dots, dashes or underscores');
+    if (!flags.out) throw new UsageError('--out DIR is required');
+    const hours = Number(flags.hours ?? 720);
+    if (!Number.isInteger(hours) || hours < 1 || hours > 8760) throw new UsageError('--hours must be a whole number from 1 to 8760');
+    // A client never creates the CA: only a booting peer may.
+    const ca = await store.getOrCreate(async () => {
+      throw new Error(`the cluster CA does not exist yet; it is created when the first ${clusterName} peer boots`);
+    });
+    const cert = await issueCertificate(ca, { commonName: flags.name, dnsNames: [], lifetimeHours: hours, usage: 'client' });
+    mkdirSync(flags.out, { recursive: true });
+    writeFileSync(`${flags.out}/ca.crt`, ca.certPem);
+    writeFileSync(`${flags.out}/${flags.name}.crt`, cert.certPem);
+    writeFileSync(`${flags.out}/${flags.name}.key`, cert.keyPem, { mode: 0o600 });
+    log.info('client certificate issued', { name: flags.name, out: flags.out, hours });
+    return 0;
+  },
+  [AGENT_COMMANDS.prepareVolume]: async (rest, log) => {
+    const flags = parseFlags(rest, ['device', 'mount-point', 'fs-type', 'owner', 'label']);
+    if (!flags.device || !flags['mount-point']) throw new UsageError('prepare-volume needs --device DEV and --mount-point DIR');
+    const fsType = flags['fs-type'] ?? 'ext4';
+    if (fsType !== 'ext4' && fsType !== 'xfs') throw new UsageError(`--fs-type must be ext4 or xfs, got ${fsType}`);
+    const result = await prepareVolume(
+      { device: flags.device, mountPoint: flags['mount-point'], fsType, owner: flags.owner, label: flags.label ?? 'etcd-data' },
+      log,
+    );
+    log.info('volume ready', { device: flags.device, mountPoint: flags['mount-point'], ...result });
+    return 0;
+  },
+};
+
+/** What a failure of each command means for the peer, for the log line. */
+function failureMessage(command: AgentCommand): string {
+  return command === AGENT_COMMANDS.boot ? 'boot failed; etcd will not start' : `${command} failed`;
+}
+
+function isAgentCommand(command: string | undefined): command is AgentCommand {
+  return (Object.values(AGENT_COMMANDS) as string[]).includes(command ?? '');
+}
+
 /** Runs the CLI; returns the exit code. */
 export async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
   const log = jsonLogger({ component: 'etcd-node-agent' });
+  if (command === undefined || command === '--help' || command === 'help') {
+    process.stdout.write(USAGE + '\n');
+    return command === undefined ? 2 : 0;
+  }
   try {
-    if (command === 'boot') {
-      const flags = parseFlags(rest, ['config']);
-      if (!flags.config) throw new UsageError('boot needs --config FILE');
-      const config = readConfig(flags.config);
-      const volumes = config.mode === 'aws' ? new AwsVolumeProvider(config) : new LocalVolumeProvider(config);
-      let resolver: { resolve4(name: string): Promise<string[]> } = dns;
-      if (config.local?.dnsServers?.length) {
-        const custom = new dns.Resolver();
-        custom.setServers(config.local.dnsServers);
-        resolver = custom;
-      }
-      const membership = new EtcdctlMembership(config, etcdctlPrefix(config));
-      await boot(config, {
-        volumes,
-        resolver,
-        log,
-        caStore: caStoreFor(config),
-        membership,
-        backups: backupStoreFor(config),
-        restorer: new CliSnapshotRestorer(config),
-        listenAddress: config.mode === 'local' ? config.local!.ipAddress : '0.0.0.0',
-      });
-      return 0;
-    }
-    if (command === 'snapshot') {
-      const config = readConfig(parseFlags(rest, ['config']).config);
-      const store = backupStoreFor(config);
-      if (!store) throw new UsageError('this config has no "backup" destination');
-      const etcd = new EtcdctlSnapshots(config, etcdctlPrefix(config));
-      // The report first: it must stay current even while snapshots fail.
-      await refreshPeerReport(config, store, log);
-      await takeSnapshot(config, { etcd, store, log });
-      return 0;
-    }
-    if (command === 'promote') {
-      const config = readConfig(parseFlags(rest, ['config']).config);
-      const outcome = await promoteSelf(config, new EtcdctlMembership(config, etcdctlPrefix(config)), { log });
-      if (outcome === 'nothing-pending') log.info('nothing to promote: this peer did not join as a learner', { peer: peerName(config.peerIndex) });
-      return 0;
-    }
-    if (command === 'renew-certificates') {
-      const config = readConfig(parseFlags(rest, ['config']).config);
-      const store = caStoreFor(config);
-      if (!store) throw new UsageError('TLS is off in this config: there is nothing to renew');
-      log.info('certificates renewed', { ...(await writePeerCertificates(config, store)) });
-      return 0;
-    }
-    if (command === 'issue-client-cert') {
-      const flags = parseFlags(rest, ['config', 'ca-secret', 'ca-dir', 'name', 'out', 'hours']);
-      let store: CaStore | undefined;
-      let clusterName = 'etcd';
-      if (flags['ca-secret']) {
-        // The secret's ARN names its region; the SDK would otherwise need AWS_REGION.
-        const arnRegion = /^arn:[^:]+:secretsmanager:([a-z0-9-]+):/.exec(flags['ca-secret'])?.[1];
-        if (!process.env.AWS_REGION && arnRegion) process.env.AWS_REGION = arnRegion;
-        store = new SecretsManagerCaStore(flags['ca-secret']);
-      }
-      else if (flags['ca-dir']) store = new DirectoryCaStore(flags['ca-dir']);
-      else {
-        const config = readConfig(flags.config);
-        clusterName = config.clusterName;
-        store = caStoreFor(config);
-        if (!store) throw new UsageError('TLS is off in this config: clients need no certificate');
-      }
-      if (!flags.name || !/^[A-Za-z0-9._-]{1,64}$/.test(flags.name)) throw new UsageError('--name must be 1 to 64 letters, digits, dots, dashes or underscores');
-      if (!flags.out) throw new UsageError('--out DIR is required');
-      const hours = Number(flags.hours ?? 720);
-      if (!Number.isInteger(hours) || hours < 1 || hours > 8760) throw new UsageError('--hours must be a whole number from 1 to 8760');
-      // A client never creates the CA: only a booting peer may.
-      const ca = await store.getOrCreate(async () => {
-        throw new Error(`the cluster CA does not exist yet; it is created when the first ${clusterName} peer boots`);
-      });
-      const cert = await issueCertificate(ca, { commonName: flags.name, dnsNames: [], lifetimeHours: hours, usage: 'client' });
-      mkdirSync(flags.out, { recursive: true });
-      writeFileSync(`${flags.out}/ca.crt`, ca.certPem);
-      writeFileSync(`${flags.out}/${flags.name}.crt`, cert.certPem);
-      writeFileSync(`${flags.out}/${flags.name}.key`, cert.keyPem, { mode: 0o600 });
-      log.info('client certificate issued', { name: flags.name, out: flags.out, hours });
-      return 0;
-    }
-    if (command === 'prepare-volume') {
-      const flags = parseFlags(rest, ['device', 'mount-point', 'fs-type', 'owner', 'label']);
-      if (!flags.device || !flags['mount-point']) throw new UsageError('prepare-volume needs --device DEV and --mount-point DIR');
-      const fsType = flags['fs-type'] ?? 'ext4';
-      if (fsType !== 'ext4' && fsType !== 'xfs') throw new UsageError(`--fs-type must be ext4 or xfs, got ${fsType}`);
-      const result = await prepareVolume(
-        { device: flags.device, mountPoint: flags['mount-point'], fsType, owner: flags.owner, label: flags.label ?? 'etcd-data' },
-        log,
-      );
-      log.info('volume ready', { device: flags.device, mountPoint: flags['mount-point'], ...result });
-      return 0;
-    }
-    if (command === undefined || command === '--help' || command === 'help') {
-      process.stdout.write(USAGE + '\n');
-      return command === undefined ? 2 : 0;
-    }
-    throw new UsageError(`unknown command ${command}`);
+    if (!isAgentCommand(command)) throw new UsageError(`unknown command ${command}`);
+    return await HANDLERS[command](rest, log);
   } catch (error) {
     if (error instanceof UsageError) {
       process.stderr.write(`node-agent: ${error.message}\n${USAGE}\n`);
       return 2;
     }
-    log.error('node agent failed; etcd will not start', { error: (error as Error).message, kind: (error as Error).name });
+    log.error(isAgentCommand(command) ? failureMessage(command) : 'node agent failed', { command, error: (error as Error).message, kind: (error as Error).name });
     process.stderr.write(`node-agent: ${(error as Error).message}\n`);
     return 1;
   }

@@ -4,7 +4,7 @@
  * format, whether the mount is right. The adapters (AWS, loop devices) only
  * gather facts and carry decisions out, so both modes share every rule here.
  */
-import { CLUSTER_TAG_KEY, PEER_INDEX_TAG_KEY } from '../constructs/naming';
+import { CLUSTER_TAG_KEY, PEER_INDEX_TAG_KEY } from '../contract/naming';
 
 /** A volume as the cloud (or the local adapter) describes it. */
 export interface VolumeView {

@@ -1,6 +1,6 @@
 /** Renders etcd's configuration file for peer N (pure). */
-import { clientUrl, ETCD_CLIENT_PORT, ETCD_PEER_PORT, peerName, peerUrl } from '../constructs/naming';
-import type { AgentConfig } from './config';
+import { clientUrl, ETCD_CLIENT_PORT, ETCD_PEER_PORT, peerName, peerUrl } from '../contract/naming';
+import type { AgentConfig } from '../contract/agent-config';
 
 /**
  * etcd's YAML configuration for this peer. Advertise URLs use the peer's FQDN,

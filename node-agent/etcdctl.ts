@@ -4,7 +4,7 @@
  * with this peer's own certificate (valid for client auth).
  */
 import { join } from 'path';
-import type { AgentConfig } from './config';
+import type { AgentConfig } from '../contract/agent-config';
 import { ClusterView, MemberEntry, parseInitialCluster, parseMemberList } from './membership';
 import { CommandResult, run } from './system';
 

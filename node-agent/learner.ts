@@ -6,10 +6,10 @@
  */
 import { promises as fs } from 'fs';
 import { dirname, join } from 'path';
-import { peerName, peerUrl } from '../constructs/naming';
+import { peerName, peerUrl } from '../contract/naming';
 import type { Logger } from '../runtime/log';
 import { sleep as pause } from '../runtime/retry';
-import type { AgentConfig } from './config';
+import type { AgentConfig } from '../contract/agent-config';
 import type { MembershipPort } from './etcdctl';
 
 /** The file whose presence says "this peer joined as a learner and awaits promotion". */

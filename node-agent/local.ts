@@ -6,7 +6,7 @@
 import { hostname } from 'os';
 import { resolve } from 'path';
 import type { Logger } from '../runtime/log';
-import type { AgentConfig } from './config';
+import type { AgentConfig } from '../contract/agent-config';
 import { decideAttachStep, VolumeView } from './decisions';
 import type { AttachedVolume, Identity, VolumeProvider } from './ports';
 import { attachLoopDevice, deviceNumberOf, loopDevicesOf, readMountTable } from './system';

@@ -7,7 +7,7 @@
  * agent decides on an empty volume, `member` before etcd starts on data.
  * Times are the store's own clock (S3 LastModified), never an instance's.
  */
-import { BACKUP_KEYS, peerIndices, peerName } from '../constructs/naming';
+import { BACKUP_KEYS, peerIndices, peerName } from '../contract/naming';
 
 /** What one peer last said about its volume. */
 export interface PeerReport {

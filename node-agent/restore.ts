@@ -6,10 +6,10 @@
  */
 import { promises as fs } from 'fs';
 import { join } from 'path';
-import { peerIndices, peerName, peerUrl } from '../constructs/naming';
+import { peerIndices, peerName, peerUrl } from '../contract/naming';
 import type { Logger } from '../runtime/log';
 import type { BackupStore } from './backup';
-import type { AgentConfig } from './config';
+import type { AgentConfig } from '../contract/agent-config';
 import { classifyDataDir, RESTORE_WORK_DIR } from './decisions';
 import { runEtcdctl } from './etcdctl';
 import { run, sha256OfFile } from './system';

@@ -76,3 +76,50 @@ export async function withRetry<T>(operation: () => Promise<T>, options: RetryOp
     }
   }
 }
+
+/** What one check of {@link pollUntil} found: done with a value, or not yet and why. */
+export type PollCheck<T> = { readonly done: true; readonly value: T } | { readonly done: false; readonly reason: string };
+
+/** Options of {@link pollUntil}. */
+export interface PollOptions {
+  /** Give up this many milliseconds after the first check. */
+  readonly timeoutMs: number;
+  /** Wait before check `attempt + 1`: a fixed number of milliseconds, or one per attempt (see {@link jitteredBackoff}). */
+  readonly delayMs: number | ((attempt: number) => number);
+  /** Called after each check that was not done, before the wait: for progress lines. */
+  readonly onWait?: (reason: string, attempt: number) => void;
+  /** The error thrown at the deadline, from the last reason; defaults to `<reason> after <timeout>s`. */
+  readonly onTimeout?: (reason: string, timeoutMs: number) => Error;
+  /** Injected for tests. */
+  readonly now?: () => number;
+  readonly sleep?: (ms: number) => Promise<void>;
+}
+
+/**
+ * The one polling loop: checks, and until a check is done, waits and checks
+ * again, up to a deadline. A check that throws ends the loop with its error
+ * (catch inside the check what should be asked again).
+ */
+export async function pollUntil<T>(check: (attempt: number) => Promise<PollCheck<T>>, options: PollOptions): Promise<T> {
+  const now = options.now ?? Date.now;
+  const wait = options.sleep ?? sleep;
+  const deadline = now() + options.timeoutMs;
+  for (let attempt = 1; ; attempt++) {
+    const result = await check(attempt);
+    if (result.done) return result.value;
+    if (now() >= deadline) {
+      throw options.onTimeout?.(result.reason, options.timeoutMs) ?? new Error(`${result.reason} after ${options.timeoutMs / 1000}s`);
+    }
+    options.onWait?.(result.reason, attempt);
+    await wait(typeof options.delayMs === 'number' ? options.delayMs : options.delayMs(attempt));
+  }
+}
+
+/** A delay per attempt for {@link pollUntil}: `floor` plus full jitter over an exponential ceiling. */
+export function jitteredBackoff(options: Pick<RetryOptions, 'baseDelayMs' | 'maxDelayMs'> & { floorMs?: number }, random: () => number = Math.random): (attempt: number) => number {
+  return (attempt) => (options.floorMs ?? 0) + backoffDelay(attempt, options, random);
+}
+
+/** Shorthands for checks. */
+export const done = <T>(value: T): PollCheck<T> => ({ done: true, value });
+export const notYet = (reason: string): PollCheck<never> => ({ done: false, reason });

@@ -8,7 +8,7 @@ import { AutoScalingClient, CompleteLifecycleActionCommand } from '@aws-sdk/clie
 import { DescribeInstancesCommand, EC2Client } from '@aws-sdk/client-ec2';
 import { ChangeResourceRecordSetsCommand, ListResourceRecordSetsCommand, Route53Client } from '@aws-sdk/client-route-53';
 import { join } from 'path';
-import { bundleEntry } from '../constructs/bundle';
+import { bundleEntry } from '../runtime/bundle';
 import { LAMBDA_BUNDLE_OPTIONS } from '../constructs/dns-updater';
 import { AwsUpdaterPort } from '../lambda/aws';
 import { handleEvent } from '../lambda/index';

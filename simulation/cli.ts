@@ -4,7 +4,7 @@
  */
 import { promises as fs } from 'fs';
 import { dirname, join } from 'path';
-import { validateSizeAndZones } from '../constructs/etcd-cluster';
+import { validateSizeAndZones } from '../contract/topology';
 import type { LocalCluster } from './cluster';
 import { figures, renderSvg, renderTable } from './report';
 import { runScenario, ScenarioName, ScenarioResult, SCENARIOS } from './scenarios';

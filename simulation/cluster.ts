@@ -14,14 +14,14 @@
 import { ChildProcess, spawn } from 'child_process';
 import { closeSync, createWriteStream, openSync, promises as fs } from 'fs';
 import { join } from 'path';
-import { autoScalingGroupName, ETCD_CLIENT_PORT, ETCD_PEER_PORT, peerFqdn, peerIndexOfGroup, peerIndices, peerName, srvNames, zoneIndexOf } from '../constructs/naming';
-import { PLACEHOLDER_ADDRESS } from '../constructs/dns';
+import { autoScalingGroupName, ETCD_CLIENT_PORT, ETCD_PEER_PORT, peerFqdn, peerIndexOfGroup, peerIndices, peerName, PLACEHOLDER_ADDRESS, srvNames, zoneIndexOf } from '../contract/naming';
 import { UpdaterPort } from '../lambda/aws';
 import { LifecycleAction } from '../lambda/events';
 import { handleEvent, UpdaterSettings } from '../lambda/index';
 import { ObservedInstance, ObservedRecord } from '../lambda/reconcile';
 import { jsonLogger, Logger } from '../runtime/log';
-import type { AgentConfig } from '../node-agent/config';
+import { buildAgentConfig } from '../contract/agent-config';
+import { AUTO_SCALING_DETAIL_TYPES, AUTO_SCALING_SOURCE, LAUNCH_HOOK_NAME, LAUNCH_TRANSITION } from '../contract/events';
 import { learnerMarkerFile } from '../node-agent/learner';
 import { readMountTable, run, runChecked } from '../node-agent/system';
 import { DnsmasqServer } from './dns';
@@ -210,19 +210,19 @@ export class LocalCluster {
     // The DNS updater handles the launch lifecycle action while the instance boots, as EventBridge would deliver it.
     // The hook only holds the group's in-service step; the agent's wait for its own name is what holds etcd.
     const updater = this.invokeUpdater({
-      'detail-type': 'EC2 Instance-launch Lifecycle Action',
-      source: 'aws.autoscaling',
+      'detail-type': AUTO_SCALING_DETAIL_TYPES.launchLifecycleAction,
+      source: AUTO_SCALING_SOURCE,
       detail: {
         AutoScalingGroupName: autoScalingGroupName(this.clusterName, peerIndex),
-        LifecycleHookName: 'etcd-peer-dns-ready',
+        LifecycleHookName: LAUNCH_HOOK_NAME,
         LifecycleActionToken: `token-${id}`,
         EC2InstanceId: id,
-        LifecycleTransition: 'autoscaling:EC2_INSTANCE_LAUNCHING',
+        LifecycleTransition: LAUNCH_TRANSITION,
       },
     });
 
     await fs.mkdir(dir, { recursive: true });
-    const config: AgentConfig = {
+    const config = buildAgentConfig({
       mode: 'local',
       clusterName: this.clusterName,
       domain: this.domain,
@@ -230,18 +230,16 @@ export class LocalCluster {
       peerCount: this.options.peers,
       tls: true,
       dataDir: join(dir, 'data'),
-      fsType: 'ext4',
       etcdUser: 'root',
       etcdConfigFile: join(dir, 'etcd.conf.yml'),
       pkiDir: join(dir, 'pki'),
-      clusterToken: `${this.clusterName}-etcd`,
       deadlines: { attachSeconds: 120, forceDetachGraceSeconds: 60, deviceSeconds: 10, dnsSeconds: 60, decideSeconds: 120 },
       // The agent issues this peer's certificate from the cluster CA at every boot.
       ca: { dir: join(this.options.dir, 'ca') },
       backup: { dir: join(this.options.dir, 'backups') },
       certLifetimeHours: 24,
       local: { volumeFile: this.volumeFile(peerIndex), ipAddress: host.ip, instanceId: id, dnsServers: [zone.gateway], netns: host.namespace },
-    };
+    });
     await fs.writeFile(join(dir, 'agent.json'), JSON.stringify(config, null, 2));
 
     this.throwIfStopped(instance);
@@ -367,8 +365,8 @@ export class LocalCluster {
       await destroyHost(instance.host);
       instance.state = 'terminated';
       await this.invokeUpdater({
-        'detail-type': 'EC2 Instance Terminate Successful',
-        source: 'aws.autoscaling',
+        'detail-type': AUTO_SCALING_DETAIL_TYPES.terminateSuccessful,
+        source: AUTO_SCALING_SOURCE,
         detail: { AutoScalingGroupName: autoScalingGroupName(this.clusterName, instance.peerIndex), EC2InstanceId: instance.id },
       });
     };

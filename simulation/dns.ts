@@ -8,7 +8,7 @@ import { ChildProcess, spawn } from 'child_process';
 import { promises as dns } from 'dns';
 import { closeSync, openSync, promises as fs } from 'fs';
 import { join } from 'path';
-import { normalizeDomain } from '../constructs/naming';
+import { normalizeDomain } from '../contract/naming';
 import { sleep } from '../runtime/retry';
 
 /** An SRV record set: every target on the same port. */

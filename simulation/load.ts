@@ -5,7 +5,7 @@
  * scenario can check each one is still there.
  */
 import { promises as dns } from 'dns';
-import { srvNames } from '../constructs/naming';
+import { srvNames } from '../contract/naming';
 import { EtcdHttpClient, Endpoint } from './etcd-client';
 import { sleep } from '../runtime/retry';
 

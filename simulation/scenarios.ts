@@ -3,10 +3,9 @@
  * injected, waits for the groups to heal it, and ends by checking that every
  * acknowledged write is still readable.
  */
-import { join } from 'path';
-import { bundleEntry } from '../constructs/bundle';
-import { peerIndices, zoneIndexOf } from '../constructs/naming';
-import { failureBudget } from '../constructs/topology';
+import { bundleNodeAgent } from '../runtime/bundle';
+import { peerIndices, zoneIndexOf } from '../contract/naming';
+import { failureBudget } from '../contract/topology';
 import { LocalCluster } from './cluster';
 import { discoverClientEndpoints, LoadEvent, LoadGenerator } from './load';
 import { sleep } from '../runtime/retry';
@@ -79,7 +78,7 @@ export async function runScenario(name: ScenarioName, options: ScenarioOptions):
   const budget = failureBudget(options.peers, options.zones);
   const etcdVersion = await LocalCluster.etcdVersion();
   progress(`scenario ${name}: ${options.peers} peers over ${options.zones} zones (quorum ${budget.quorum}), etcd ${etcdVersion}`);
-  const agent = bundleEntry(join(__dirname, '..', 'node-agent', 'cli'), { fileName: 'agent.js', target: 'node18' });
+  const agent = bundleNodeAgent();
   const cluster = new LocalCluster({ peers: options.peers, zones: options.zones, dir: options.dir, agentPath: agent.path, progress });
   options.onCluster?.(cluster);
   let startedAt = Date.now();

@@ -1,6 +1,6 @@
 import { DEFAULT_ZONES, policyStatements, synthCluster, SynthesizedStack } from '../helpers/synth';
-import { peerFqdn } from '../../constructs/naming';
-import { PLACEHOLDER_ADDRESS } from '../../constructs/dns';
+import { peerFqdn } from '../../contract/naming';
+import { PLACEHOLDER_ADDRESS } from '../../contract/naming';
 
 /** The zone an Auto Scaling group's single subnet lies in. */
 function zoneOfGroup(stack: SynthesizedStack, group: Record<string, any>): string {

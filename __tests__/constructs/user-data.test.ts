@@ -1,5 +1,5 @@
 import { agentUnit, etcdUnit, learnerPromoteUnit, renderUserData } from '../../constructs/user-data';
-import { DEFAULT_DEADLINES } from '../../node-agent/config';
+import { DEFAULT_DEADLINES } from '../../contract/agent-config';
 
 const input = {
   agentConfig: {

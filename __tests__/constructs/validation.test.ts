@@ -49,10 +49,10 @@ describe('validation names the prop and the fix', () => {
   });
 
   test('a layout that cannot survive a zone loss is refused with the arithmetic', () => {
-    const { validateSizeAndZones } = jest.requireActual('../../constructs/etcd-cluster');
+    const { validateSizeAndZones } = jest.requireActual('../../contract/topology');
     // Every odd size >= 3 over >= 3 zones survives a zone; the arithmetic check guards the invariant itself.
     expect(() => validateSizeAndZones(9, ['a', 'b', 'c'])).not.toThrow();
-    const { zoneLossProblem } = jest.requireActual('../../constructs/topology');
+    const { zoneLossProblem } = jest.requireActual('../../contract/topology');
     expect(zoneLossProblem(5, 2)).toBe('5 peers over 2 zones put 3 peers in the fullest zone; losing it leaves 2, fewer than the quorum of 3');
   });
 });

@@ -9,7 +9,8 @@ import {
   ThrottlingException,
 } from '@aws-sdk/client-route-53';
 import { AwsUpdaterPort } from '../../lambda/aws';
-import { handleEvent, settingsFromEnv, UpdaterSettings } from '../../lambda/index';
+import { handleEvent, UpdaterSettings } from '../../lambda/index';
+import { updaterSettingsFromEnv as settingsFromEnv } from '../../contract/updater-settings';
 import { memoryLogger } from '../../runtime/log';
 import { launchLifecycleAction, launchSuccessful, scheduledEvent, terminateSuccessful } from '../fixtures/events';
 

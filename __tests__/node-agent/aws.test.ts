@@ -2,7 +2,7 @@ import { mockClient } from 'aws-sdk-client-mock';
 import { AutoScalingClient, DescribeAutoScalingInstancesCommand } from '@aws-sdk/client-auto-scaling';
 import { AttachVolumeCommand, DescribeInstancesCommand, DescribeVolumesCommand, DetachVolumeCommand, EC2Client } from '@aws-sdk/client-ec2';
 import { AwsVolumeProvider, deviceCandidates, InstanceMetadata } from '../../node-agent/aws';
-import { parseAgentConfig } from '../../node-agent/config';
+import { parseAgentConfig } from '../../contract/agent-config';
 import { memoryLogger } from '../../runtime/log';
 
 const ec2 = mockClient(EC2Client);

@@ -8,7 +8,7 @@ import { PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { DirectoryBackupStore, EtcdctlSnapshots, S3BackupStore, snapshotKeys, SnapshotPort, takeSnapshot } from '../../node-agent/backup';
 import { formationMemberId } from '../../node-agent/membership';
 import { CliSnapshotRestorer, restoreSnapshot } from '../../node-agent/restore';
-import { parseAgentConfig } from '../../node-agent/config';
+import { parseAgentConfig } from '../../contract/agent-config';
 import { memoryLogger } from '../../runtime/log';
 
 const config = parseAgentConfig({ mode: 'aws', clusterName: 'prod', domain: 'prod.internal', peerIndex: 3, peerCount: 9, dataDir: '/d', clusterToken: 't', backup: { dir: '/unused' } });

@@ -2,7 +2,7 @@ import { spawnSync } from 'child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'fs';
 import { tmpdir } from 'os';
 import { join } from 'path';
-import { bundleEntry } from '../../constructs/bundle';
+import { bundleEntry } from '../../runtime/bundle';
 
 describe('the shipped agent bundle', () => {
   test('is one self-contained file that runs on plain node', () => {

@@ -8,7 +8,7 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync
 import { tmpdir } from 'os';
 import { join } from 'path';
 import { AgentRefusal, boot, prepareVolume } from '../../node-agent/boot';
-import { parseAgentConfig } from '../../node-agent/config';
+import { parseAgentConfig } from '../../contract/agent-config';
 import { LocalVolumeProvider } from '../../node-agent/local';
 import { memoryLogger } from '../../runtime/log';
 import { describeWithRoot, loopDeviceUnavailability } from '../helpers/privileges';

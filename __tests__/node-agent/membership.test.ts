@@ -1,6 +1,6 @@
 import { ClusterView, decideStart, formationMemberId, MemberEntry, parseInitialCluster, parseMemberList } from '../../node-agent/membership';
 import { renderEtcdConfig } from '../../node-agent/etcd-config';
-import { parseAgentConfig } from '../../node-agent/config';
+import { parseAgentConfig } from '../../contract/agent-config';
 
 const self = { name: 'peer-4', index: 4, peerCount: 9, peerUrl: 'https://peer-4.sim.etcd.test:2380', clusterToken: 'sim-etcd' };
 const member = (name: string, id: string, status = 'started', isLearner = false): MemberEntry => ({ id, status, name, peerUrls: [`https://${name || 'peer-4'}.sim.etcd.test:2380`], isLearner });

@@ -7,7 +7,7 @@ import { mockClient } from 'aws-sdk-client-mock';
 import { GetSecretValueCommand, PutSecretValueCommand, ResourceExistsException, ResourceNotFoundException, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { writePeerCertificates } from '../../node-agent/boot';
 import { DirectoryCaStore, SecretsManagerCaStore } from '../../node-agent/ca-store';
-import { parseAgentConfig } from '../../node-agent/config';
+import { parseAgentConfig } from '../../contract/agent-config';
 import { createCa, issueCertificate, validateCa } from '../../node-agent/pki';
 
 const hasOpenssl = spawnSync('openssl', ['version']).status === 0 || process.env.CI === 'true';

@@ -5,7 +5,7 @@ import { join } from 'path';
 import { BackupStore, DirectoryBackupStore } from '../../node-agent/backup';
 import { AgentRefusal, planStart } from '../../node-agent/boot';
 import { learnerMarkerFile } from '../../node-agent/learner';
-import { AgentConfig, parseAgentConfig } from '../../node-agent/config';
+import { AgentConfig, parseAgentConfig } from '../../contract/agent-config';
 import type { MembershipPort } from '../../node-agent/etcdctl';
 import type { SnapshotRestorer } from '../../node-agent/restore';
 import { memoryLogger } from '../../runtime/log';

@@ -6,7 +6,7 @@ import { mockClient } from 'aws-sdk-client-mock';
 import { GetObjectCommand, ListObjectsV2Command, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { createHash } from 'crypto';
 import { DirectoryBackupStore, parsePeerReportBody, S3BackupStore } from '../../node-agent/backup';
-import { parseAgentConfig } from '../../node-agent/config';
+import { parseAgentConfig } from '../../contract/agent-config';
 import { CliSnapshotRestorer, restoreSnapshot, SnapshotRestorer, fullInitialCluster } from '../../node-agent/restore';
 import { memoryLogger } from '../../runtime/log';
 

@@ -3,7 +3,7 @@
  * it finds, one line per offending resource, so a test can show both that the
  * stack passes and that a deliberately broken stack is caught.
  */
-import { parseAgentConfig } from '../../node-agent/config';
+import { parseAgentConfig } from '../../contract/agent-config';
 import { renderEtcdConfig } from '../../node-agent/etcd-config';
 
 type Json = Record<string, any>;

@@ -9,7 +9,7 @@ import { join } from 'path';
 import { tmpdir } from 'os';
 import { runScenario, ScenarioResult } from '../../simulation/scenarios';
 import { LocalCluster } from '../../simulation/cluster';
-import { bundleEntry } from '../../constructs/bundle';
+import { bundleEntry } from '../../runtime/bundle';
 import { describeWithRoot, loopDeviceUnavailability } from '../helpers/privileges';
 
 const why = loopDeviceUnavailability(['ip', 'nsenter', 'etcd', 'etcdctl', 'dnsmasq', 'openssl', 'losetup', 'mkfs.ext4', 'blkid', 'mount']);

@@ -2,9 +2,9 @@
  * The one source of truth for every name the cluster derives.
  *
  * The constructs (synth time), the DNS updater Lambda (event time), the node
- * agent (boot time) and the local simulation all import this module. It has
- * no dependencies so that esbuild can bundle it into the Lambda and the agent
- * without pulling in cdktf. If two places computed `peer-${i}` on their own
+ * agent (boot time) and the local simulation all import this module. Like all
+ * of `contract/`, it imports nothing of theirs, so that esbuild can bundle it
+ * into the Lambda and the agent without pulling in cdktf. If two places computed `peer-${i}` on their own
  * they would drift, and a drifted name is a cluster that cannot find itself.
  */
 
@@ -12,6 +12,13 @@
 export const ETCD_PEER_PORT = 2380;
 /** etcd's client port. */
 export const ETCD_CLIENT_PORT = 2379;
+
+/**
+ * What every `peer-N` A record holds until the DNS updater first points it at
+ * an instance (TEST-NET-1: routes nowhere). Terraform creates it; the Lambda,
+ * the agent and the local cluster read it as "no instance yet".
+ */
+export const PLACEHOLDER_ADDRESS = '192.0.2.1';
 
 /** Tag key carrying the cluster name, on volumes, instances and groups. */
 export const CLUSTER_TAG_KEY = 'etcd-cluster:name';
@@ -109,13 +116,15 @@ export function peerIndexOfGroup(clusterName: string, groupName: string): number
   return index !== undefined && rest === peerName(index) ? index : undefined;
 }
 
-/** Name of the launch lifecycle hook on every peer's group. */
-export const LAUNCH_HOOK_NAME = 'etcd-peer-dns-ready';
-
 /** The tags that mark peer i's volume, instance and group, so each can be found by exactly one peer. */
 export function peerTags(clusterName: string, peerIndex: number): Record<string, string> {
   assertPeerIndex(peerIndex);
   return { [CLUSTER_TAG_KEY]: clusterName, [PEER_INDEX_TAG_KEY]: String(peerIndex) };
+}
+
+/** The initial-cluster token every peer of a cluster shares: `<cluster>-etcd`. */
+export function clusterToken(clusterName: string): string {
+  return `${clusterName}-etcd`;
 }
 
 /** `[0, 1, …, count-1]`. */

@@ -1,8 +1,9 @@
 /**
- * The node agent's configuration: written by the construct into user data
- * (AWS mode) or by the simulation (local mode), read by `node-agent boot`.
+ * The node agent's configuration: the hand-off from synth time to boot time.
+ * Built by {@link buildAgentConfig} (the construct into user data, the local
+ * cluster into a file), read back by {@link parseAgentConfig} in the agent.
  */
-import { normalizeDomain } from '../constructs/naming';
+import { clusterToken, normalizeDomain } from './naming';
 
 /** Where the agent finds its volume and identity. */
 export type AgentMode = 'aws' | 'local';
@@ -76,6 +77,33 @@ export const DEFAULT_DEADLINES: AgentDeadlines = {
   decideSeconds: 600,
 };
 
+/** What a config holds when a field is not given; one place for both the factory and the parser. */
+export const AGENT_CONFIG_DEFAULTS = {
+  fsType: 'ext4',
+  etcdUser: 'etcd',
+  etcdConfigFile: '/etc/etcd/etcd.conf.yml',
+  pkiDir: '/etc/etcd/pki',
+  certLifetimeHours: 720,
+} as const;
+
+/** What the caller of {@link buildAgentConfig} must say; everything else has a default. */
+export type AgentConfigInput = Pick<AgentConfig, 'mode' | 'clusterName' | 'domain' | 'peerIndex' | 'peerCount' | 'tls' | 'dataDir'> &
+  Partial<Omit<AgentConfig, 'deadlines'>> & { readonly deadlines?: Partial<AgentDeadlines> };
+
+/**
+ * The one factory of agent configs: the construct (AWS mode) and the local
+ * cluster (local mode) both call it, so both get the same defaults and the
+ * same cluster token.
+ */
+export function buildAgentConfig(input: AgentConfigInput): AgentConfig {
+  return {
+    ...AGENT_CONFIG_DEFAULTS,
+    clusterToken: clusterToken(input.clusterName),
+    ...input,
+    deadlines: { ...DEFAULT_DEADLINES, ...input.deadlines },
+  };
+}
+
 function parseBackup(raw: unknown, source: string): AgentConfig['backup'] {
   if (raw === undefined) return undefined;
   const b = raw as { bucket?: unknown; dir?: unknown };
@@ -101,7 +129,7 @@ export function parseAgentConfig(raw: unknown, source = 'config'): AgentConfig {
   };
   const mode = str('mode');
   if (mode !== 'aws' && mode !== 'local') throw new Error(`${source}: "mode" must be "aws" or "local", got "${mode}"`);
-  const fsType = (c.fsType ?? 'ext4') as string;
+  const fsType = (c.fsType ?? AGENT_CONFIG_DEFAULTS.fsType) as string;
   if (fsType !== 'ext4' && fsType !== 'xfs') throw new Error(`${source}: "fsType" must be "ext4" or "xfs", got "${fsType}"`);
   const peerCount = int('peerCount', 1);
   const peerIndex = int('peerIndex', 0);
@@ -133,7 +161,7 @@ export function parseAgentConfig(raw: unknown, source = 'config'): AgentConfig {
   if (tls && !(mode === 'aws' ? ca?.secretId : ca?.dir)) {
     throw new Error(`${source}: TLS needs the cluster CA's location: "ca": { ${mode === 'aws' ? '"secretId": SECRET_ARN' : '"dir": PATH'} }`);
   }
-  const certLifetimeHours = (c.certLifetimeHours as number | undefined) ?? 720;
+  const certLifetimeHours = (c.certLifetimeHours as number | undefined) ?? AGENT_CONFIG_DEFAULTS.certLifetimeHours;
   if (typeof certLifetimeHours !== 'number' || !(certLifetimeHours >= 2)) throw new Error(`${source}: "certLifetimeHours" must be at least 2`);
   return {
     mode,
@@ -148,9 +176,9 @@ export function parseAgentConfig(raw: unknown, source = 'config'): AgentConfig {
     backup: parseBackup(c.backup, source),
     dataDir,
     fsType,
-    etcdUser: (c.etcdUser as string | undefined) ?? 'etcd',
-    etcdConfigFile: (c.etcdConfigFile as string | undefined) ?? '/etc/etcd/etcd.conf.yml',
-    pkiDir: (c.pkiDir as string | undefined) ?? '/etc/etcd/pki',
+    etcdUser: (c.etcdUser as string | undefined) ?? AGENT_CONFIG_DEFAULTS.etcdUser,
+    etcdConfigFile: (c.etcdConfigFile as string | undefined) ?? AGENT_CONFIG_DEFAULTS.etcdConfigFile,
+    pkiDir: (c.pkiDir as string | undefined) ?? AGENT_CONFIG_DEFAULTS.pkiDir,
     clusterToken: str('clusterToken'),
     deadlines,
     local,

@@ -1,4 +1,4 @@
-import { parseAgentConfig } from '../../node-agent/config';
+import { parseAgentConfig } from '../../contract/agent-config';
 import { renderEtcdConfig } from '../../node-agent/etcd-config';
 
 const valid = { mode: 'aws', clusterName: 'prod', domain: 'Prod.Etcd.Internal.', peerIndex: 4, peerCount: 9, dataDir: '/var/lib/etcd', clusterToken: 'prod-etcd' };

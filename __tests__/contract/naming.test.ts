@@ -10,7 +10,7 @@ import {
   srvNames,
   srvRecordValues,
   zoneOf,
-} from '../../constructs/naming';
+} from '../../contract/naming';
 
 describe('naming', () => {
   test('peer names and FQDNs', () => {

@@ -1,4 +1,4 @@
-import { failureBudget, faultToleranceOf, placePeers, quorumOf, zoneLossProblem } from '../../constructs/topology';
+import { failureBudget, faultToleranceOf, placePeers, quorumOf, zoneLossProblem } from '../../contract/topology';
 
 describe('count-and-modulo topology', () => {
   test('9 peers over 3 zones: peer i in zone i mod 3, 3 per zone', () => {

@@ -74,3 +74,12 @@ export function bundleEntry(entryWithoutExtension: string, options: BundleOption
   bundles.set(key, bundle);
   return bundle;
 }
+
+/**
+ * The node agent's bundle, as the construct uploads it and the local cluster
+ * runs it. AL2023 ships Node.js 18 as `nodejs`; the target keeps the bundle
+ * runnable there.
+ */
+export function bundleNodeAgent(): Bundle {
+  return bundleEntry(join(__dirname, '..', 'node-agent', 'cli'), { fileName: 'agent.js', target: 'node18' });
+}

@@ -1,0 +1,93 @@
+/**
+ * Every string two moments must agree on, checked on both sides: what the
+ * synthesized stack (synth time) writes is what the Lambda (event time) and
+ * the agent (boot time) read.
+ */
+import { AGENT_COMMANDS, agentCommandsIn } from '../../contract/agent-commands';
+import { parseAgentConfig } from '../../contract/agent-config';
+import { LAUNCH_HOOK_NAME, SUBSCRIBED_DETAIL_TYPES } from '../../contract/events';
+import { CLUSTER_TAG_KEY, PEER_INDEX_TAG_KEY } from '../../contract/naming';
+import { updaterSettingsFromEnv } from '../../contract/updater-settings';
+import { classifyEvent } from '../../lambda/events';
+import { main } from '../../node-agent/cli';
+import { decodeUserData } from '../policy/rules';
+import { synthCluster } from '../helpers/synth';
+
+const stack = synthCluster();
+const launchTemplates = Object.values(stack.resources('aws_launch_template'));
+const scripts = launchTemplates.map((lt) => decodeUserData(lt.user_data));
+
+async function runCli(argv: string[]): Promise<{ code: number; stderr: string }> {
+  let stderr = '';
+  const write = process.stderr.write;
+  const out = process.stdout.write;
+  process.stderr.write = ((chunk: string) => ((stderr += chunk), true)) as typeof process.stderr.write;
+  process.stdout.write = (() => true) as typeof process.stdout.write;
+  try {
+    return { code: await main(argv), stderr };
+  } finally {
+    process.stderr.write = write;
+    process.stdout.write = out;
+  }
+}
+
+describe('the contract between synth, event and boot time', () => {
+  test('every agent command the units run is one the CLI accepts', async () => {
+    const named = new Set(scripts.flatMap(agentCommandsIn));
+    expect([...named].sort()).toEqual(
+      [AGENT_COMMANDS.boot, AGENT_COMMANDS.promote, AGENT_COMMANDS.renewCertificates, AGENT_COMMANDS.snapshot].sort(),
+    );
+    for (const command of Object.values(AGENT_COMMANDS)) {
+      // Without its flags a known command is a usage error about the flags, never "unknown command".
+      const { code, stderr } = await runCli([command, '--no-such-flag', 'x']);
+      expect(code).toBe(2);
+      expect(stderr).not.toContain('unknown command');
+    }
+    expect((await runCli(['no-such-command'])).stderr).toContain('unknown command no-such-command');
+  });
+
+  test('the agent config in every launch template is one the agent parses, for its own peer', () => {
+    scripts.forEach((script) => {
+      const json = script.slice(script.indexOf("<<'END_OF_CONFIG'\n") + 18, script.indexOf('\nEND_OF_CONFIG'));
+      const config = parseAgentConfig(JSON.parse(json));
+      expect(config.clusterName).toBe('test');
+      expect(config.peerCount).toBe(9);
+    });
+    const indices = scripts.map((s) => JSON.parse(s.slice(s.indexOf("<<'END_OF_CONFIG'\n") + 18, s.indexOf('\nEND_OF_CONFIG'))).peerIndex);
+    expect(indices.sort((a, b) => a - b)).toEqual([0, 1, 2, 3, 4, 5, 6, 7, 8]);
+  });
+
+  test("the Lambda's environment is what the Lambda reads", () => {
+    const fn = Object.values(stack.resources('aws_lambda_function'))[0];
+    const settings = updaterSettingsFromEnv(fn.environment.variables);
+    expect(settings).toMatchObject({ clusterName: 'test', domain: 'test.etcd.internal', peerCount: 9, recordTtl: 10 });
+  });
+
+  test("every event the rule delivers, for every peer's group and hook, is one the Lambda acts on", () => {
+    const rule = Object.values(stack.resources('aws_cloudwatch_event_rule')).find((r) => r.event_pattern);
+    const pattern = JSON.parse(rule!.event_pattern);
+    expect(pattern['detail-type']).toEqual([...SUBSCRIBED_DETAIL_TYPES]);
+    const hooks = Object.values(stack.resources('aws_autoscaling_group')).flatMap((g) => g.initial_lifecycle_hook ?? []);
+    expect(hooks).toHaveLength(9);
+    for (const hook of hooks) expect(hook.name).toBe(LAUNCH_HOOK_NAME);
+    for (const groupName of pattern.detail.AutoScalingGroupName as string[]) {
+      for (const detailType of pattern['detail-type'] as string[]) {
+        const trigger = classifyEvent(
+          {
+            source: pattern.source[0],
+            'detail-type': detailType,
+            detail: { AutoScalingGroupName: groupName, LifecycleHookName: hooks[0].name, LifecycleActionToken: 't', EC2InstanceId: 'i-1' },
+          },
+          'test',
+        );
+        expect(trigger.kind).toBe('peer');
+      }
+    }
+  });
+
+  test('volumes carry the tag keys the agent looks them up by', () => {
+    const volumes = Object.values(stack.resources('aws_ebs_volume'));
+    expect(volumes).toHaveLength(9);
+    for (const v of volumes) expect(Object.keys(v.tags)).toEqual(expect.arrayContaining([CLUSTER_TAG_KEY, PEER_INDEX_TAG_KEY]));
+  });
+});
