@@ -54,7 +54,12 @@ export function parseFlags(args: string[], allowed: readonly string[]): Record<s
     });
     return values as Record<string, string | undefined>;
   } catch (error) {
-    throw new UsageError((error as Error).message);
+    // parseArgs' own wording names no fix; say it in the agent's words.
+    const { code, message } = error as { code?: string; message: string };
+    const flag = /'(--[a-z-]+)/.exec(message)?.[1];
+    if (code === 'ERR_PARSE_ARGS_INVALID_OPTION_VALUE' && flag) throw new UsageError(`${flag} needs a value`);
+    if (code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION' && flag) throw new UsageError(`unknown argument ${flag}`);
+    throw new UsageError(message);
   }
 }
 
