@@ -6,7 +6,7 @@
  * them as interpolations. It uses `$VAR` only; a test enforces this.
  */
 import type { AgentConfig } from '../contract/agent-config';
-import { AGENT_COMMANDS, AGENT_CONFIG_PATH, AGENT_PATH, agentCommandLine } from '../contract/agent-commands';
+import { AGENT_COMMANDS, AGENT_CONFIG_PATH, AGENT_NODE, AGENT_PATH, agentCommandLine } from '../contract/agent-commands';
 
 /** Where etcd's binaries come from. */
 export interface EtcdReleaseSource {
@@ -186,8 +186,10 @@ export function renderUserData(input: UserDataInput): string {
     JSON.stringify(c, null, 2),
     'END_OF_CONFIG',
     '',
-    '# Node.js runs the agent; Amazon Linux 2023 packages it and its repositories are reached through the S3 endpoint.',
-    'command -v node >/dev/null || dnf install -y nodejs',
+    // Not the image's default `nodejs` (18 on the AL2023 releases known here, past its end of life): the units run this binary.
+    `# Node.js ${AGENT_NODE.major} runs the agent: AL2023 packages each major side by side; its repositories are reached through the S3 endpoint.`,
+    `test -x ${AGENT_NODE.binary} || dnf install -y ${AGENT_NODE.dnfPackage}`,
+    `${AGENT_NODE.binary} --version`,
     `aws s3 cp "s3://${input.agentBucket}/${input.agentKey}" ${AGENT_PATH}`,
     `echo "${input.agentSha256}  ${AGENT_PATH}" | sha256sum -c -`,
     '',

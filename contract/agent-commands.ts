@@ -20,12 +20,34 @@ export type AgentCommand = (typeof AGENT_COMMANDS)[keyof typeof AGENT_COMMANDS];
 export const AGENT_PATH = '/usr/local/lib/etcd-node-agent/agent.js';
 /** Path of the agent's configuration on an instance. */
 export const AGENT_CONFIG_PATH = '/etc/etcd-node-agent/config.json';
-/** The Node.js binary the units run the agent with. */
-export const AGENT_NODE_BINARY = '/usr/bin/node';
+/**
+ * The Node.js that runs the agent on an instance. Amazon Linux 2023 packages
+ * each supported major side by side as `nodejs<major>`, with the binary at
+ * `/usr/bin/node-<major>`; the plain `nodejs` package (`/usr/bin/node`) is the
+ * image's default, 18 on the releases known here, past its end of life.
+ */
+export const AGENT_NODE = { major: 22, dnfPackage: 'nodejs22', binary: '/usr/bin/node-22' } as const;
 
-/** What a systemd unit runs: `/usr/bin/node <agent> <command> --config <config>`. */
+/**
+ * The oldest Node.js major the agent runs on: the floor of the AWS SDK v3 it
+ * bundles (`engines.node`, a test keeps them equal). The bundle is built for
+ * it, and the agent refuses to start on anything older.
+ */
+export const AGENT_MIN_NODE_MAJOR = 20;
+
+/** Why the agent cannot run on Node.js `version` (e.g. `18.20.4`); `undefined` when it can. */
+export function nodeRuntimeProblem(version: string, execPath = 'node'): string | undefined {
+  const major = Number(/^v?(\d+)\./.exec(version)?.[1]);
+  if (major >= AGENT_MIN_NODE_MAJOR) return undefined;
+  return (
+    `node-agent needs Node.js ${AGENT_MIN_NODE_MAJOR} or later (the AWS SDK it bundles requires it), ` +
+    `but runs on Node.js ${version} (${execPath}); on Amazon Linux 2023 install ${AGENT_NODE.dnfPackage} and run the agent with ${AGENT_NODE.binary}`
+  );
+}
+
+/** What a systemd unit runs: `<node binary> <agent> <command> --config <config>`. */
 export function agentCommandLine(command: AgentCommand): string {
-  return `${AGENT_NODE_BINARY} ${AGENT_PATH} ${command} --config ${AGENT_CONFIG_PATH}`;
+  return `${AGENT_NODE.binary} ${AGENT_PATH} ${command} --config ${AGENT_CONFIG_PATH}`;
 }
 
 /** Every agent command named in a rendered script (for tests that tie both sides). */

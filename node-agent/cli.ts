@@ -9,7 +9,7 @@
 import { mkdirSync, readFileSync, writeFileSync } from 'fs';
 import { promises as dns } from 'dns';
 import { parseArgs } from 'util';
-import { AGENT_COMMANDS, AgentCommand } from '../contract/agent-commands';
+import { AGENT_COMMANDS, AgentCommand, nodeRuntimeProblem } from '../contract/agent-commands';
 import { jsonLogger, Logger } from '../runtime/log';
 import { AwsVolumeProvider } from './aws';
 import { BackupStore, DirectoryBackupStore, EtcdctlSnapshots, refreshPeerReport, S3BackupStore, takeSnapshot } from './backup';
@@ -209,10 +209,17 @@ function isAgentCommand(command: string | undefined): command is AgentCommand {
   return (Object.values(AGENT_COMMANDS) as string[]).includes(command ?? '');
 }
 
-/** Runs the CLI; returns the exit code. */
-export async function main(argv: string[]): Promise<number> {
+/** Runs the CLI on Node.js `nodeVersion` (this process's by default); returns the exit code. */
+export async function main(argv: string[], nodeVersion: string = process.versions.node): Promise<number> {
   const [command, ...rest] = argv;
   const log = jsonLogger({ component: 'etcd-node-agent' });
+  // First of all: on too old a Node.js the SDK fails later with an error that names neither.
+  const runtimeProblem = nodeRuntimeProblem(nodeVersion, process.execPath);
+  if (runtimeProblem) {
+    log.error('unsupported Node.js', { command, nodeVersion });
+    process.stderr.write(`node-agent: ${runtimeProblem}\n`);
+    return 1;
+  }
   if (command === undefined || command === '--help' || command === 'help') {
     process.stdout.write(USAGE + '\n');
     return command === undefined ? 2 : 0;

@@ -3,6 +3,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync } from 'fs';
 import { tmpdir } from 'os';
 import { join } from 'path';
 import { buildSync } from 'esbuild';
+import { AGENT_MIN_NODE_MAJOR } from '../contract/agent-commands';
 
 /** A bundled entry point: one self-contained JavaScript file. */
 export interface Bundle {
@@ -77,9 +78,9 @@ export function bundleEntry(entryWithoutExtension: string, options: BundleOption
 
 /**
  * The node agent's bundle, as the construct uploads it and the local cluster
- * runs it. AL2023 ships Node.js 18 as `nodejs`; the target keeps the bundle
- * runnable there.
+ * runs it: built for the oldest Node.js the agent accepts, so it runs on the
+ * one installed on instances (`AGENT_NODE`) and on the local cluster's.
  */
 export function bundleNodeAgent(): Bundle {
-  return bundleEntry(join(__dirname, '..', 'node-agent', 'cli'), { fileName: 'agent.js', target: 'node18' });
+  return bundleEntry(join(__dirname, '..', 'node-agent', 'cli'), { fileName: 'agent.js', target: `node${AGENT_MIN_NODE_MAJOR}` });
 }

@@ -56,7 +56,8 @@ describe('user data', () => {
     const promote = learnerPromoteUnit();
     expect(promote).toMatch(/^After=etcd\.service$/m);
     expect(promote).toMatch(/^BindsTo=etcd\.service$/m);
-    expect(promote).toMatch(/^ExecStart=\/usr\/bin\/node \/usr\/local\/lib\/etcd-node-agent\/agent\.js promote --config \/etc\/etcd-node-agent\/config\.json$/m);
+    // The namespaced Node.js 22 of Amazon Linux 2023, not the image's default /usr/bin/node (18, past its end of life).
+    expect(promote).toMatch(/^ExecStart=\/usr\/bin\/node-22 \/usr\/local\/lib\/etcd-node-agent\/agent\.js promote --config \/etc\/etcd-node-agent\/config\.json$/m);
     expect(promote).toMatch(/^Restart=on-failure$/m);
     expect(script).toContain(promote.trimEnd());
   });
@@ -67,6 +68,19 @@ describe('user data', () => {
     const reportScript = withRegion.slice(withRegion.indexOf("<<'END_OF_SCRIPT'"), withRegion.indexOf('END_OF_SCRIPT\n'));
     expect(reportScript).toContain('export AWS_DEFAULT_REGION=eu-west-1');
     expect(withRegion.indexOf('export AWS_DEFAULT_REGION')).toBeLessThan(withRegion.indexOf('aws s3 cp'));
+  });
+
+  test('installs the Node.js the units run the agent with, explicitly, before anything starts', () => {
+    const lines = script.split('\n');
+    const install = lines.indexOf('test -x /usr/bin/node-22 || dnf install -y nodejs22');
+    expect(install).toBeGreaterThan(0);
+    // The boot fails here (set -e) if the binary is missing, not later in a unit.
+    expect(lines[install + 1]).toBe('/usr/bin/node-22 --version');
+    expect(install).toBeLessThan(lines.findIndex((l) => l.startsWith('systemctl ')));
+    expect(script).not.toMatch(/dnf install -y nodejs(\s|$)/);
+    const runners = [...script.matchAll(/^ExecStart=(\S+) \/usr\/local\/lib\/etcd-node-agent\/agent\.js /gm)].map((m) => m[1]);
+    expect(runners.length).toBeGreaterThanOrEqual(2);
+    expect(new Set(runners)).toEqual(new Set(['/usr/bin/node-22']));
   });
 
   test('has no Terraform interpolation or escape of its own', () => {

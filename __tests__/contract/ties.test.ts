@@ -3,6 +3,9 @@
  * synthesized stack (synth time) writes is what the Lambda (event time) and
  * the agent (boot time) read.
  */
+import { mkdtempSync, rmSync } from 'fs';
+import { tmpdir } from 'os';
+import { join } from 'path';
 import { AGENT_COMMANDS, agentCommandsIn } from '../../contract/agent-commands';
 import { parseAgentConfig } from '../../contract/agent-config';
 import { LAUNCH_HOOK_NAME, SUBSCRIBED_DETAIL_TYPES } from '../../contract/events';
@@ -17,14 +20,15 @@ const stack = synthCluster();
 const launchTemplates = Object.values(stack.resources('aws_launch_template'));
 const scripts = launchTemplates.map((lt) => decodeUserData(lt.user_data));
 
-async function runCli(argv: string[]): Promise<{ code: number; stderr: string }> {
+async function runCli(argv: string[], nodeVersion?: string): Promise<{ code: number; stderr: string; stdout: string }> {
   let stderr = '';
+  let stdout = '';
   const write = process.stderr.write;
   const out = process.stdout.write;
   process.stderr.write = ((chunk: string) => ((stderr += chunk), true)) as typeof process.stderr.write;
-  process.stdout.write = (() => true) as typeof process.stdout.write;
+  process.stdout.write = ((chunk: string) => ((stdout += chunk), true)) as typeof process.stdout.write;
   try {
-    return { code: await main(argv), stderr };
+    return { code: await main(argv, nodeVersion), stderr, stdout };
   } finally {
     process.stderr.write = write;
     process.stdout.write = out;
@@ -44,6 +48,30 @@ describe('the contract between synth, event and boot time', () => {
       expect(stderr).not.toContain('unknown command');
     }
     expect((await runCli(['no-such-command'])).stderr).toContain('unknown command no-such-command');
+  });
+
+  test("a failed issue-client-cert is that command's failure: it does not say etcd will not start", async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'client-cert-'));
+    try {
+      // An empty CA directory: a client never creates the CA, so the command fails.
+      const { code, stdout, stderr } = await runCli([AGENT_COMMANDS.issueClientCert, '--ca-dir', join(dir, 'ca'), '--name', 'kube-apiserver', '--out', join(dir, 'out')]);
+      expect(code).toBe(1);
+      expect(stderr).toContain('the cluster CA does not exist yet');
+      const errors = stdout.split('\n').filter(Boolean).map((l) => JSON.parse(l)).filter((l) => l.level === 'error');
+      expect(errors.map((l) => [l.msg, l.command])).toEqual([['issue-client-cert failed', 'issue-client-cert']]);
+      expect(stdout + stderr).not.toContain('etcd will not start');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  test('on too old a Node.js every command is refused before it runs, naming the version it needs', async () => {
+    for (const command of Object.values(AGENT_COMMANDS)) {
+      const { code, stderr } = await runCli([command, '--config', '/nonexistent.json'], '18.20.4');
+      expect([command, code]).toEqual([command, 1]);
+      expect(stderr).toContain('node-agent needs Node.js 20 or later');
+      expect(stderr).not.toContain('/nonexistent.json');
+    }
   });
 
   test('the agent config in every launch template is one the agent parses, for its own peer', () => {
