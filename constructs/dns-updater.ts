@@ -69,7 +69,7 @@ export class EtcdDnsUpdater extends Construct {
     super(scope, id);
     const every = props.reconcileEveryMinutes ?? 2;
     if (!Number.isInteger(every) || every < 1 || every > 60) {
-      throw new Error(`dnsUpdater.reconcileEveryMinutes must be a whole number of minutes from 1 to 60, got ${every}`);
+      throw new Error(`reconcileEveryMinutes must be a whole number of minutes from 1 to 60, got ${every}`);
     }
     const ttl = props.recordTtl ?? DEFAULT_RECORD_TTL;
     const functionName = `${props.clusterName}-etcd-dns-updater`;

@@ -54,10 +54,10 @@ export class EtcdDns extends Construct {
     const peerTtl = props.peerRecordTtl ?? 10;
     const srvTtl = props.srvRecordTtl ?? 60;
     if (!Number.isInteger(peerTtl) || peerTtl < 1 || peerTtl > 300) {
-      throw new Error(`dns.peerRecordTtl must be a whole number of seconds from 1 to 300 (short, so replacements are found fast), got ${peerTtl}`);
+      throw new Error(`peerRecordTtl must be a whole number of seconds from 1 to 300 (short, so replacements are found fast), got ${peerTtl}`);
     }
     if (!Number.isInteger(srvTtl) || srvTtl < 1 || srvTtl > 86400) {
-      throw new Error(`dns.srvRecordTtl must be a whole number of seconds from 1 to 86400, got ${srvTtl}`);
+      throw new Error(`srvRecordTtl must be a whole number of seconds from 1 to 86400, got ${srvTtl}`);
     }
 
     this.zone = new Route53Zone(this, 'zone', {

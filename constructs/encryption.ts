@@ -29,9 +29,7 @@ export class EtcdEncryption extends Construct {
   constructor(scope: Construct, id: string, props: EtcdEncryptionProps) {
     super(scope, id);
     if (props.kmsKeyArn !== undefined) {
-      if (!/^arn:aws[a-z-]*:kms:[a-z0-9-]+:\d{12}:key\/[0-9a-f-]{36}$/.test(props.kmsKeyArn) && !props.kmsKeyArn.startsWith('${')) {
-        throw new Error(`kmsKeyArn must be a KMS key ARN (arn:aws:kms:REGION:ACCOUNT:key/UUID), got "${props.kmsKeyArn}"; aliases are not accepted because IAM conditions need the key`);
-      }
+      validateKmsKeyArn(props.kmsKeyArn, 'kmsKeyArn');
       this.keyArn = props.kmsKeyArn;
       return;
     }
@@ -67,5 +65,12 @@ export class EtcdEncryption extends Construct {
     });
     new KmsAlias(this, 'alias', { name: `alias/${props.clusterName}-etcd`, targetKeyId: key.keyId });
     this.keyArn = key.arn;
+  }
+}
+
+/** A KMS key ARN (or a Terraform reference to one); throws naming `propName`. */
+export function validateKmsKeyArn(arn: string, propName: string): void {
+  if (!/^arn:aws[a-z-]*:kms:[a-z0-9-]+:\d{12}:key\/[0-9a-f-]{36}$/.test(arn) && !arn.startsWith('${')) {
+    throw new Error(`${propName} must be a KMS key ARN (arn:aws:kms:REGION:ACCOUNT:key/UUID), got "${arn}"; aliases are not accepted because IAM policies need the key`);
   }
 }

@@ -7,12 +7,12 @@ import { EtcdArtifacts } from './artifacts';
 import { BackupOptions, EtcdBackups } from './backups';
 import { EtcdDns } from './dns';
 import { EtcdDnsUpdater } from './dns-updater';
-import { EtcdEncryption } from './encryption';
+import { EtcdEncryption, validateKmsKeyArn } from './encryption';
 import { autoScalingGroupName, clientUrl, normalizeDomain, peerFqdn, peerIndices, peerName, zoneIndexOf } from '../contract/naming';
 import { EtcdNetwork, EtcdNetworkProps } from './network';
 import { EtcdPeer, PeerVolumeOptions, resolveVolumeOptions } from './peer';
 import { EtcdSecurity } from './security';
-import { validateSizeAndZones } from '../contract/topology';
+import { DEFAULT_TOLERANCE, describeSurvivability, survivability, Tolerance, validateSizeAndZones } from '../contract/topology';
 import { renderUserData } from './user-data';
 
 /** Where etcd's binaries come from. */
@@ -53,6 +53,14 @@ export interface EtcdClusterProps {
    */
   readonly size?: number;
   /**
+   * What the layout must survive while keeping quorum: `'zone-and-node'` (a whole zone
+   * and one more peer at once) or `'zone'` (a whole zone). A `size` and `zones` that
+   * survive less are refused with the arithmetic and the nearest layouts that do
+   * (see the README's survivability table); ask for `'zone'` by name to run e.g. 3 or 5 peers over 3 zones.
+   * @default 'zone-and-node'
+   */
+  readonly tolerate?: Tolerance;
+  /**
    * Private DNS domain of the cluster; peers are `peer-N.<domain>`.
    * @default '<clusterName>.etcd.internal'
    */
@@ -77,10 +85,17 @@ export interface EtcdClusterProps {
   /** etcd release to install. See {@link EtcdReleaseOptions} for defaults. */
   readonly etcd?: EtcdReleaseOptions;
   /**
-   * CIDR blocks allowed to reach etcd's client port (2379).
+   * IPv4 CIDR blocks allowed to reach etcd's client port (2379). Each must lie in a private
+   * range (10.0.0.0/8, 172.16.0.0/12, 192.168.0.0/16, 100.64.0.0/10) unless
+   * `allowPublicClientCidrs` is set; blocks that together cover every address are always refused.
    * @default [] - only the peers
    */
   readonly clientCidrBlocks?: string[];
+  /**
+   * Accept `clientCidrBlocks` outside the private ranges.
+   * @default false
+   */
+  readonly allowPublicClientCidrs?: boolean;
   /**
    * Security groups allowed to reach etcd's client port (2379).
    * @default [] - only the peers
@@ -115,8 +130,8 @@ export interface EtcdClusterProps {
    */
   readonly dataDir?: string;
   /**
-   * Customer-managed KMS key for the volumes, the artifact bucket, the CA secret
-   * and the DNS updater's environment and logs. Overrides `volume.kmsKeyArn`.
+   * Customer-managed KMS key for the artifact bucket, the CA secret, the DNS
+   * updater's environment and logs, and the volumes unless `volume.kmsKeyArn` names another.
    * @default - a key is created for the cluster, with rotation on
    */
   readonly kmsKeyArn?: string;
@@ -150,7 +165,8 @@ export class EtcdCluster extends Construct {
     super(scope, id);
     validateClusterName(props.clusterName);
     const size = props.size ?? 9;
-    validateSizeAndZones(size, props.zones);
+    const tolerate = props.tolerate ?? DEFAULT_TOLERANCE;
+    validateSizeAndZones(size, props.zones, tolerate);
     this.size = size;
     this.domain = validateDomain(props.domain ?? `${props.clusterName}.etcd.internal`, size);
     resolveVolumeOptions(props.volume); // fail before any resource is created
@@ -165,9 +181,12 @@ export class EtcdCluster extends Construct {
     }
     const instanceType = props.instanceType ?? 'm6i.large';
     const etcd = resolveEtcdRelease(props.etcd);
+    refuseUnreachableEtcd(props);
+    if (props.volume?.kmsKeyArn !== undefined) validateKmsKeyArn(props.volume.kmsKeyArn, 'volume.kmsKeyArn');
 
     this.encryption = new EtcdEncryption(this, 'encryption', { clusterName: props.clusterName, kmsKeyArn: props.kmsKeyArn });
     const kmsKeyArn = this.encryption.keyArn;
+    const volumeKmsKeyArn = props.volume?.kmsKeyArn ?? kmsKeyArn;
     this.network = new EtcdNetwork(this, 'network', { clusterName: props.clusterName, zones: props.zones, ...props.network });
     this.artifacts = new EtcdArtifacts(this, 'artifacts', { clusterName: props.clusterName, kmsKeyArn });
     this.backups =
@@ -176,9 +195,11 @@ export class EtcdCluster extends Construct {
       clusterName: props.clusterName,
       vpcId: this.network.vpcId,
       clientCidrBlocks: props.clientCidrBlocks,
+      allowPublicClientCidrs: props.allowPublicClientCidrs,
       clientSecurityGroupIds: props.clientSecurityGroupIds,
       artifactBucketArn: this.artifacts.bucket.arn,
       kmsKeyArn,
+      volumeKmsKeyArn,
       tls,
       airGapped: this.network.airGapped,
       backupBucketArn: this.backups?.bucket.arn,
@@ -235,7 +256,7 @@ export class EtcdCluster extends Construct {
         instanceProfileArn: this.security.instanceProfile.arn,
         imageId,
         instanceType,
-        volume: { ...props.volume, kmsKeyArn },
+        volume: { ...props.volume, kmsKeyArn: volumeKmsKeyArn },
         userData: renderUserData({
           agentConfig,
           agentBucket: this.artifacts.bucket.bucket,
@@ -266,6 +287,7 @@ export class EtcdCluster extends Construct {
     out('artifact_bucket', this.artifacts.bucket.bucket, 'Bucket holding the node agent (and an optional etcd mirror under etcd/)');
     out('kms_key_arn', kmsKeyArn, 'KMS key encrypting volumes, artifacts, the CA secret and the DNS updater');
     if (this.backups) out('backup_bucket', this.backups.bucket.bucket, 'Bucket of the etcd snapshots (snapshots/frequent/, snapshots/daily/)');
+    out('tolerates', describeSurvivability(survivability(size, props.zones.length)), 'What the layout survives while keeping quorum, with the arithmetic');
     if (this.security.caSecret) {
       out('ca_secret_arn', this.security.caSecret.arn, 'Secret holding the cluster CA; client certificates are issued from it (see README: client certificates)');
     }
@@ -301,6 +323,19 @@ export function validateDomain(domain: string, size: number): string {
 /** `arm64` for Graviton families (m7g, c7gn, r8g, t4g…), `x86_64` otherwise. */
 export function architectureOf(instanceType: string): 'arm64' | 'x86_64' {
   return /^[a-z]+[0-9]+[a-z]*g[a-z]*\./.test(instanceType) ? 'arm64' : 'x86_64';
+}
+
+/**
+ * Without internet egress the default download (GitHub) can never be reached:
+ * refuse at synth instead of synthesizing peers that cannot boot.
+ */
+function refuseUnreachableEtcd(props: EtcdClusterProps): void {
+  if (props.network?.internetEgress !== false || props.etcd?.preinstalled || props.etcd?.baseUrl !== undefined) return;
+  throw new Error(
+    'network.internetEgress: false leaves the peers no way to the default etcd download (GitHub releases): ' +
+      "put the release under etcd/ in the artifact bucket and set etcd.baseUrl: 's3://<artifact_bucket>/etcd', " +
+      'or bake etcd into the image and set etcd.preinstalled: true, or let the peers out with network.internetEgress: true',
+  );
 }
 
 function resolveEtcdRelease(options: EtcdReleaseOptions = {}) {

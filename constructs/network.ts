@@ -1,6 +1,9 @@
 import { Construct } from 'constructs';
+import { Op, TerraformSelf } from 'cdktf';
 import { DataAwsRegion } from '@cdktf/provider-aws/lib/data-aws-region';
 import { DataAwsSubnet } from '@cdktf/provider-aws/lib/data-aws-subnet';
+import { DataAwsVpc } from '@cdktf/provider-aws/lib/data-aws-vpc';
+import { DataAwsVpcEndpoint } from '@cdktf/provider-aws/lib/data-aws-vpc-endpoint';
 import { Eip } from '@cdktf/provider-aws/lib/eip';
 import { InternetGateway } from '@cdktf/provider-aws/lib/internet-gateway';
 import { NatGateway } from '@cdktf/provider-aws/lib/nat-gateway';
@@ -11,6 +14,9 @@ import { Subnet } from '@cdktf/provider-aws/lib/subnet';
 import { Vpc } from '@cdktf/provider-aws/lib/vpc';
 import { VpcEndpoint } from '@cdktf/provider-aws/lib/vpc-endpoint';
 import { CLUSTER_TAG_KEY } from '../contract/naming';
+
+/** AWS APIs the node agent calls without the internet: EC2 and Auto Scaling for the volume, Secrets Manager for the cluster CA. */
+export const INTERFACE_ENDPOINT_SERVICES = ['ec2', 'autoscaling', 'secretsmanager'] as const;
 
 /** Props of {@link EtcdNetwork}. */
 export interface EtcdNetworkProps {
@@ -26,7 +32,7 @@ export interface EtcdNetworkProps {
   readonly vpcId?: string;
   /**
    * Existing private subnets, one per zone and in the same order as `zones`.
-   * Each subnet's zone is checked at plan time.
+   * Each subnet's zone, and that it lies in `vpcId`, is checked at plan time.
    * @default - one private subnet per zone is created
    */
   readonly subnetIds?: string[];
@@ -36,13 +42,17 @@ export interface EtcdNetworkProps {
    */
   readonly cidrBlock?: string;
   /**
-   * Give the created private subnets a route to the internet through one NAT
-   * gateway per zone (so losing a zone never cuts the others off). Needed when
-   * the etcd release is downloaded from the internet. Set to `false` for an
-   * air-gapped cluster: interface endpoints for EC2 and Auto Scaling are then
-   * created instead (EC2, Auto Scaling, Secrets Manager), the peers' egress is
-   * limited to the VPC and S3, and the etcd release must come from a mirror in the VPC
-   * (an `s3://` URL in the artifact bucket) or the image.
+   * Let the peers reach the internet. In a created VPC, that is one NAT gateway
+   * per zone (so losing a zone never cuts the others off). Needed when the etcd
+   * release is downloaded from the internet (the default `etcd.baseUrl`).
+   *
+   * Set to `false` for an air-gapped cluster: the peers' egress is limited to
+   * HTTPS and DNS inside the VPC and HTTPS to S3, and the etcd release must come
+   * from the artifact bucket (`etcd.baseUrl`) or the image (`etcd.preinstalled`).
+   * A created VPC then gets interface endpoints for EC2, Auto Scaling and Secrets
+   * Manager instead of NAT gateways. An existing VPC must already have them
+   * (with private DNS, in its primary CIDR, open to the peers on 443) and an S3
+   * gateway endpoint on the subnets' route tables; they are looked up at plan time.
    * @default true
    */
   readonly internetEgress?: boolean;
@@ -70,7 +80,8 @@ export class EtcdNetwork extends Construct {
       validateExistingNetwork(props);
       this.vpcId = props.vpcId!;
       this.subnetIds = [...props.subnetIds!];
-      this.checkSubnetZones(props.zones, this.subnetIds);
+      this.checkSubnets(props.zones, this.vpcId, this.subnetIds);
+      if (props.internetEgress === false) this.airGapped = this.existingEndpoints(this.vpcId);
       return;
     }
 
@@ -164,8 +175,7 @@ export class EtcdNetwork extends Construct {
         ingress: [{ fromPort: 443, toPort: 443, protocol: 'tcp', cidrBlocks: [cidrBlock], description: 'HTTPS from the VPC' }],
         tags: tags('endpoints'),
       });
-      // EC2 and Auto Scaling for the volume, Secrets Manager for the cluster CA.
-      for (const service of ['ec2', 'autoscaling', 'secretsmanager']) {
+      for (const service of INTERFACE_ENDPOINT_SERVICES) {
         new VpcEndpoint(this, `${service}-endpoint`, {
           vpcId: vpc.id,
           serviceName: `com.amazonaws.${region.region}.${service}`,
@@ -180,21 +190,53 @@ export class EtcdNetwork extends Construct {
     }
   }
 
-  /** Fails the plan, not the boot, when an existing subnet is in the wrong zone. */
-  private checkSubnetZones(zones: string[], subnetIds: string[]): void {
+  /** Fails the plan, not the boot, when an existing subnet is in the wrong zone or another VPC. */
+  private checkSubnets(zones: string[], vpcId: string, subnetIds: string[]): void {
     subnetIds.forEach((subnetId, z) => {
       new DataAwsSubnet(this, `existing-subnet-${zones[z]}`, {
         id: subnetId,
         lifecycle: {
           postcondition: [
             {
-              condition: `\${self.availability_zone == "${zones[z]}"}`,
+              condition: Op.eq(TerraformSelf.getString('availability_zone'), zones[z]),
               errorMessage: `network.subnetIds[${z}] must be a subnet in ${zones[z]} (zones[${z}]); order subnetIds like zones.`,
+            },
+            {
+              condition: Op.eq(TerraformSelf.getString('vpc_id'), vpcId),
+              errorMessage: `network.subnetIds[${z}] must be a subnet of network.vpcId (${vpcId}); the private hosted zone and the security group live in that VPC.`,
             },
           ],
         },
       });
     });
+  }
+
+  /**
+   * Restricted egress in an existing VPC: looks up (at plan time) the endpoints
+   * the peers need without the internet, and the VPC's CIDR for the egress rules.
+   */
+  private existingEndpoints(vpcId: string): { vpcCidr: string; s3PrefixListId: string } {
+    const region = new DataAwsRegion(this, 'region').region;
+    const vpc = new DataAwsVpc(this, 'existing-vpc', { id: vpcId });
+    const endpoint = (service: string, type: 'Gateway' | 'Interface') =>
+      new DataAwsVpcEndpoint(this, `existing-${service}-endpoint`, {
+        vpcId,
+        serviceName: `com.amazonaws.${region}.${service}`,
+        filter: [{ name: 'vpc-endpoint-type', values: [type] }],
+        lifecycle: {
+          postcondition: [
+            {
+              condition: type === 'Gateway' ? Op.eq(TerraformSelf.getString('state'), 'available') : TerraformSelf.getAny('private_dns_enabled'),
+              errorMessage:
+                `network.internetEgress: false in network.vpcId needs an available ${service} ${type.toLowerCase()} endpoint` +
+                (type === 'Interface' ? ' with private DNS enabled' : '') + ' in that VPC (see the README: air-gapped VPCs).',
+            },
+          ],
+        },
+      });
+    const s3 = endpoint('s3', 'Gateway');
+    for (const service of INTERFACE_ENDPOINT_SERVICES) endpoint(service, 'Interface');
+    return { vpcCidr: vpc.cidrBlock, s3PrefixListId: s3.prefixListId };
   }
 }
 
@@ -214,8 +256,8 @@ function validateExistingNetwork(props: EtcdNetworkProps): void {
   if (new Set(props.subnetIds).size !== props.subnetIds.length) {
     throw new Error('network.subnetIds lists a subnet twice: each zone needs its own subnet');
   }
-  if (props.cidrBlock !== undefined || props.internetEgress !== undefined) {
-    throw new Error('network.cidrBlock and network.internetEgress apply only to a created VPC: drop them when passing vpcId and subnetIds');
+  if (props.cidrBlock !== undefined) {
+    throw new Error('network.cidrBlock applies only to a created VPC: drop it when passing vpcId and subnetIds');
   }
 }
 

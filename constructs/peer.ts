@@ -37,8 +37,9 @@ export interface PeerVolumeOptions {
    */
   readonly throughputMiBps?: number;
   /**
-   * KMS key that encrypts the volume.
-   * @default - the account's default EBS key (`aws/ebs`)
+   * KMS key that encrypts the volume (a key ARN). The peers' role may use it to attach the volume;
+   * its key policy must let this account's IAM policies grant that.
+   * @default - in an `EtcdCluster`, the cluster's key (`kmsKeyArn`); an `EtcdPeer` on its own: the account's default EBS key (`aws/ebs`)
    */
   readonly kmsKeyArn?: string;
   /**

@@ -7,6 +7,7 @@ import { SecretsmanagerSecret } from '@cdktf/provider-aws/lib/secretsmanager-sec
 import { SecurityGroup } from '@cdktf/provider-aws/lib/security-group';
 import { VpcSecurityGroupEgressRule } from '@cdktf/provider-aws/lib/vpc-security-group-egress-rule';
 import { VpcSecurityGroupIngressRule } from '@cdktf/provider-aws/lib/vpc-security-group-ingress-rule';
+import { parseCidr } from './network';
 import { BACKUP_KEYS, CLUSTER_TAG_KEY, ETCD_CLIENT_PORT, ETCD_PEER_PORT, autoScalingGroupNamePattern } from '../contract/naming';
 
 /** Props of {@link EtcdSecurity}. */
@@ -14,11 +15,17 @@ export interface EtcdSecurityProps {
   readonly clusterName: string;
   readonly vpcId: string;
   /**
-   * CIDR blocks allowed to reach the client port (2379), e.g. the Kubernetes control plane's subnets.
-   * `0.0.0.0/0` is refused.
+   * IPv4 CIDR blocks allowed to reach the client port (2379), e.g. the Kubernetes control plane's subnets.
+   * Each must lie in a private range (10.0.0.0/8, 172.16.0.0/12, 192.168.0.0/16, 100.64.0.0/10)
+   * unless `allowPublicClientCidrs` is set; blocks that together cover every address are always refused.
    * @default [] - only the peers themselves
    */
   readonly clientCidrBlocks?: string[];
+  /**
+   * Accept client CIDR blocks outside the private ranges (e.g. the public addresses of clients in another network).
+   * @default false
+   */
+  readonly allowPublicClientCidrs?: boolean;
   /**
    * Security groups allowed to reach the client port (2379).
    * @default [] - only the peers themselves
@@ -28,6 +35,11 @@ export interface EtcdSecurityProps {
   readonly artifactBucketArn: string;
   /** The cluster's KMS key (volumes, CA secret). */
   readonly kmsKeyArn: string;
+  /**
+   * The key of the data volumes, when it is not the cluster's key: the peers may use it to attach them.
+   * @default - `kmsKeyArn`
+   */
+  readonly volumeKmsKeyArn?: string;
   /** The backup bucket's ARN: peers may write, read and list only snapshots and their volume reports in it. */
   readonly backupBucketArn?: string;
   /** Create the CA secret and let the peers read it and write its first version. */
@@ -57,14 +69,7 @@ export class EtcdSecurity extends Construct {
   constructor(scope: Construct, id: string, props: EtcdSecurityProps) {
     super(scope, id);
     const clientCidrs = props.clientCidrBlocks ?? [];
-    for (const cidr of clientCidrs) {
-      if (/^0\.0\.0\.0\/0$/.test(cidr.trim()) || cidr.trim() === '::/0') {
-        throw new Error(
-          `clientCidrBlocks contains ${cidr}: etcd holds every Kubernetes secret and must not be open to the world; ` +
-            'list the subnets of your API servers instead',
-        );
-      }
-    }
+    validateClientCidrs(clientCidrs, props.allowPublicClientCidrs ?? false);
 
     this.peerSecurityGroup = new SecurityGroup(this, 'peers', {
       name: `${props.clusterName}-etcd-peers`,
@@ -146,6 +151,8 @@ export class EtcdSecurity extends Construct {
         Statement: [{ Effect: 'Allow', Principal: { Service: 'ec2.amazonaws.com' }, Action: 'sts:AssumeRole' }],
       }),
     });
+    // The volumes' own key, when one is given, joins the cluster key: attaching a volume needs its key.
+    const keys = props.volumeKmsKeyArn && props.volumeKmsKeyArn !== props.kmsKeyArn ? [props.kmsKeyArn, props.volumeKmsKeyArn] : props.kmsKeyArn;
     const clusterTagCondition = { StringEquals: { [`aws:ResourceTag/${CLUSTER_TAG_KEY}`]: props.clusterName } };
     if (props.tls) {
       // Created without a value: the first peer to boot generates the CA and writes it; the key never passes through Terraform state.
@@ -205,14 +212,14 @@ export class EtcdSecurity extends Construct {
             Sid: 'UseClusterKeyForVolumesSecretAndArtifacts',
             Effect: 'Allow',
             Action: ['kms:Decrypt', 'kms:DescribeKey', 'kms:GenerateDataKey', 'kms:GenerateDataKeyWithoutPlaintext', 'kms:ReEncryptFrom', 'kms:ReEncryptTo'],
-            Resource: props.kmsKeyArn,
+            Resource: keys,
           },
           {
             // Attaching a volume encrypted with a customer key lets EC2 create a grant on the instance's behalf.
             Sid: 'GrantForAttachedVolumes',
             Effect: 'Allow',
             Action: ['kms:CreateGrant'],
-            Resource: props.kmsKeyArn,
+            Resource: keys,
             Condition: { Bool: { 'kms:GrantIsForAWSResource': 'true' } },
           },
         ],
@@ -243,4 +250,55 @@ function backupStatements(bucketArn: string): object[] {
       Condition: { StringLike: { 's3:prefix': [`${BACKUP_KEYS.snapshots}*`, `${BACKUP_KEYS.peerReports}*`] } },
     },
   ];
+}
+
+/** Where clients of etcd normally are: RFC 1918 and the shared address space (RFC 6598), both usable in a VPC. */
+export const PRIVATE_RANGES = ['10.0.0.0/8', '172.16.0.0/12', '192.168.0.0/16', '100.64.0.0/10'] as const;
+
+/** First and last address of an IPv4 CIDR, as unsigned numbers. */
+function rangeOf(cidr: string, propName: string): { first: number; last: number } {
+  const { address, length } = parseCidr(cidr, propName);
+  const size = 2 ** (32 - length);
+  const first = Math.floor(address / size) * size;
+  if (first !== address) {
+    const network = [24, 16, 8, 0].map((shift) => (first >>> shift) & 255).join('.');
+    throw new Error(`${propName} ${cidr} has bits set beyond its /${length} prefix: use ${network}/${length}`);
+  }
+  return { first, last: first + size - 1 };
+}
+
+/**
+ * Client CIDR blocks: IPv4 syntax, no host bits, inside the private ranges
+ * unless `allowPublic`, and never the whole address space, alone or together.
+ */
+export function validateClientCidrs(cidrs: string[], allowPublic: boolean): void {
+  const ranges = cidrs.map((raw, n) => {
+    const name = `clientCidrBlocks[${n}]`;
+    const cidr = String(raw).trim();
+    if (cidr.includes(':')) {
+      throw new Error(`${name} ${cidr} is IPv6: the peers have IPv4 addresses only and their security group rules are IPv4; list IPv4 CIDRs`);
+    }
+    const range = rangeOf(cidr, name);
+    if (range.first === 0 && range.last === 2 ** 32 - 1) {
+      throw new Error(`clientCidrBlocks contains ${cidr}: etcd holds every Kubernetes secret and must not be open to the world; list the subnets of your API servers instead`);
+    }
+    return { ...range, cidr, name };
+  });
+  // The world in pieces (0.0.0.0/1 + 128.0.0.0/1) is still the world.
+  let reach = -1;
+  for (const r of [...ranges].sort((a, b) => a.first - b.first)) if (r.first <= reach + 1) reach = Math.max(reach, r.last);
+  if (ranges.length > 0 && reach === 2 ** 32 - 1) {
+    throw new Error(
+      `clientCidrBlocks together cover every IPv4 address (${ranges.map((r) => r.cidr).join(', ')}): etcd holds every Kubernetes secret and must not be open to the world; list the subnets of your API servers instead`,
+    );
+  }
+  if (allowPublic) return;
+  const privates = PRIVATE_RANGES.map((p) => rangeOf(p, 'private range'));
+  const outside = ranges.filter((r) => !privates.some((p) => p.first <= r.first && r.last <= p.last));
+  if (outside.length > 0) {
+    throw new Error(
+      `${outside.map((r) => `${r.name} ${r.cidr}`).join(', ')} reach${outside.length === 1 ? 'es' : ''} beyond the private ranges (${PRIVATE_RANGES.join(', ')}): ` +
+        'list the private subnets of your clients, or set allowPublicClientCidrs: true if they really are public addresses',
+    );
+  }
 }

@@ -1,15 +1,33 @@
 /**
- * npm run simulate -- --scenario NAME [--peers 9 --zones 3] [--json FILE] [--dir DIR]
+ * npm run simulate -- --scenario NAME [--peers 9 --zones 3] [--tolerate zone-and-node|zone] [--json FILE] [--dir DIR]
  * Runs a scenario on the local cluster (needs root, Linux namespaces, etcd, dnsmasq).
+ * The layout is checked like the construct's (`tolerate`, default zone-and-node); the
+ * zone-and-node scenario always needs a layout that survives a zone plus a node.
  */
 import { promises as fs } from 'fs';
 import { dirname, join } from 'path';
-import { validateSizeAndZones } from '../contract/topology';
+import { DEFAULT_TOLERANCE, Tolerance, TOLERANCES, validateSizeAndZones } from '../contract/topology';
 import type { LocalCluster } from './cluster';
 import { figures, renderSvg, renderTable } from './report';
 import { runScenario, ScenarioName, ScenarioResult, SCENARIOS } from './scenarios';
 
-const USAGE = `usage: npm run simulate -- --scenario ${SCENARIOS.join('|')}|all [--peers 9] [--zones 3] [--json FILE] [--dir DIR]`;
+const USAGE = `usage: npm run simulate -- --scenario ${SCENARIOS.join('|')}|all [--peers 9] [--zones 3] [--tolerate ${TOLERANCES.join('|')}] [--json FILE] [--dir DIR]`;
+
+/**
+ * The construct's check of size, zones and tolerance, with its message in the CLI's words.
+ * The zone-and-node scenario kills a zone plus a node, so it needs that whatever `--tolerate` says.
+ */
+export function topologyProblem(peers: number, zones: number, tolerate: Tolerance, scenarios: readonly string[]): string | undefined {
+  const forced = scenarios.includes('zone-and-node');
+  try {
+    validateSizeAndZones(peers, Array.from({ length: zones }, (_, z) => `zone-${z}`), forced ? 'zone-and-node' : tolerate);
+    return undefined;
+  } catch (error) {
+    const message = (error as Error).message.replace(/^size/, '--peers').replace(/zones lists/, '--zones gives');
+    if (forced) return `the zone-and-node scenario kills a zone plus a node: ${message.replace(/, or set tolerate: '\w+'$/, '')}`;
+    return message.replace(/set tolerate: '(\w+)'/, 'pass --tolerate $1');
+  }
+}
 
 async function main(argv: string[]): Promise<number> {
   const flags = new Map<string, string>();
@@ -28,10 +46,14 @@ async function main(argv: string[]): Promise<number> {
   }
   const peers = Number(flags.get('peers') ?? 9);
   const zones = Number(flags.get('zones') ?? 3);
-  try {
-    validateSizeAndZones(peers, Array.from({ length: zones }, (_, z) => `zone-${z}`));
-  } catch (error) {
-    process.stderr.write(`${(error as Error).message.replace(/^size/, '--peers').replace(/zones lists/, '--zones gives')}\n`);
+  const tolerate = (flags.get('tolerate') ?? DEFAULT_TOLERANCE) as Tolerance;
+  if (!TOLERANCES.includes(tolerate)) {
+    process.stderr.write(`--tolerate must be ${TOLERANCES.join(' or ')}, got ${tolerate}\n${USAGE}\n`);
+    return 2;
+  }
+  const problem = topologyProblem(peers, zones, tolerate, names);
+  if (problem) {
+    process.stderr.write(`${problem}\n`);
     return 2;
   }
   if (process.getuid?.() !== 0) {
@@ -75,10 +97,12 @@ async function main(argv: string[]): Promise<number> {
   return results.every((r) => r.lost === 0 && r.membersAfter && JSON.stringify(r.memberIdsChanged) === JSON.stringify(expectedChanges(r))) ? 0 : 1;
 }
 
-main(process.argv.slice(2)).then(
-  (code) => process.exit(code),
-  (error) => {
-    process.stderr.write(`simulation failed: ${(error as Error).stack ?? error}\n`);
-    process.exit(1);
-  },
-);
+if (require.main === module) {
+  main(process.argv.slice(2)).then(
+    (code) => process.exit(code),
+    (error) => {
+      process.stderr.write(`simulation failed: ${(error as Error).stack ?? error}\n`);
+      process.exit(1);
+    },
+  );
+}

@@ -1,3 +1,7 @@
+import { spawnSync } from 'child_process';
+import { join } from 'path';
+import { App, Testing } from 'cdktf';
+import { EtcdStack } from '../../main';
 import { DEFAULT_ZONES, policyStatements, synthCluster, SynthesizedStack } from '../helpers/synth';
 import { peerFqdn } from '../../contract/naming';
 import { PLACEHOLDER_ADDRESS } from '../../contract/naming';
@@ -9,7 +13,7 @@ function zoneOfGroup(stack: SynthesizedStack, group: Record<string, any>): strin
   if (!ref.startsWith('${')) {
     // An existing subnet: its zone is what the plan-time postcondition on its data source demands.
     const data = Object.values(stack.json.data.aws_subnet as Record<string, any>).find((s) => s.id === ref);
-    return /== "([^"]+)"/.exec(data.lifecycle.postcondition[0].condition)![1];
+    return /^\$\{\(self\.availability_zone == "([^"]+)"\)\}$/.exec(data.lifecycle.postcondition[0].condition)![1];
   }
   return stack.deref(ref).availability_zone;
 }
@@ -192,10 +196,24 @@ describe('default cluster: 9 peers over 3 zones', () => {
         'etcd_kms_key_arn',
         'etcd_peer_names',
         'etcd_srv_names',
+        'etcd_tolerates',
         'etcd_volume_ids',
       ].sort(),
     );
     expect(stack.json.output.etcd_client_endpoints.value[8]).toBe('https://peer-8.test.etcd.internal:2379');
+    expect(stack.json.output.etcd_tolerates.value).toBe(
+      '9 peers over 3 zones survive a zone (9 − 3 = 6 ≥ quorum 5), a zone plus a node (9 − 3 − 1 = 5 ≥ quorum 5), any two nodes (9 − 2 = 7 ≥ quorum 5); ' +
+        'not two zones (9 − 3 − 3 = 3 < quorum 5)',
+    );
+  });
+
+  test('npm run synth prints what each cluster tolerates', () => {
+    const app = Testing.app() as App;
+    new EtcdStack(app, 'etcd', { region: 'us-east-1', clusterName: 'test', zones: DEFAULT_ZONES });
+    const outdir = Testing.fullSynth(app.node.children[0] as EtcdStack);
+    const printed = spawnSync(process.execPath, [join(__dirname, '..', '..', 'scripts', 'print-synth-location.js'), outdir], { encoding: 'utf8' });
+    expect(printed.status).toBe(0);
+    expect(printed.stdout).toContain('  etcd_tolerates: 9 peers over 3 zones survive a zone (9 − 3 = 6 ≥ quorum 5), a zone plus a node (9 − 3 − 1 = 5 ≥ quorum 5)');
   });
 
   test('default image: Amazon Linux 2023 for the architecture from its public SSM parameter', () => {
@@ -206,7 +224,7 @@ describe('default cluster: 9 peers over 3 zones', () => {
 
 describe('snapshots', () => {
   test('a private bucket whose lifecycle keeps every snapshot a day and the daily ones a month; peers may write and read only under snapshots/ and peers/, and delete nothing', () => {
-    const stack = synthCluster({ size: 3 });
+    const stack = synthCluster({ size: 3, tolerate: 'zone' });
     const lifecycle = Object.values(stack.resources('aws_s3_bucket_lifecycle_configuration'))[0];
     expect(lifecycle.rule.map((r: any) => [r.id, r.filter[0].prefix, r.expiration?.[0]?.days])).toEqual([
       ['frequent-snapshots', 'snapshots/frequent/', 1],
@@ -242,7 +260,7 @@ describe('snapshots', () => {
   });
 
   test('can be turned off, and its options are checked', () => {
-    const stack = synthCluster({ size: 3, backup: { enabled: false } });
+    const stack = synthCluster({ size: 3, tolerate: 'zone', backup: { enabled: false } });
     expect(stack.resources('aws_s3_bucket_lifecycle_configuration')).toEqual({});
     expect(stack.byPath('aws_launch_template', 'peer-0/launch-template').user_data).not.toContain('etcd-snapshot.timer');
   });
@@ -250,20 +268,30 @@ describe('snapshots', () => {
 
 describe('other sizes and networks', () => {
   test('tls: false publishes the plain SRV names and no CA secret', () => {
-    const stack = synthCluster({ size: 3, tls: false });
+    const stack = synthCluster({ size: 3, tolerate: 'zone', tls: false });
     const srv = Object.values(stack.resources('aws_route53_record')).filter((r) => r.type === 'SRV').map((r) => r.name).sort();
     expect(srv).toEqual(['_etcd-client._tcp.test.etcd.internal', '_etcd-server._tcp.test.etcd.internal']);
     expect(stack.resources('aws_secretsmanager_secret')).toEqual({});
     expect(stack.json.output.etcd_client_endpoints.value[0]).toBe('http://peer-0.test.etcd.internal:2379');
   });
 
-  test('5 peers over 5 zones', () => {
+  test('5 peers over 5 zones, by default: they survive a zone plus a node', () => {
     const zones = ['eu-west-1a', 'eu-west-1b', 'eu-west-1c', 'eu-west-1d', 'eu-west-1e'];
-    checkTopology(synthCluster({ size: 5, zones }), 5, zones);
+    const stack = synthCluster({ size: 5, zones });
+    checkTopology(stack, 5, zones);
+    expect(stack.json.output.etcd_tolerates.value).toContain('a zone plus a node (5 − 1 − 1 = 3 ≥ quorum 3)');
   });
 
   test('3 peers over 3 zones', () => {
-    checkTopology(synthCluster({ size: 3 }), 3, DEFAULT_ZONES);
+    checkTopology(synthCluster({ size: 3, tolerate: 'zone' }), 3, DEFAULT_ZONES);
+  });
+
+  test("5 peers over 3 zones, with tolerate: 'zone': the output says they do not survive a zone plus a node", () => {
+    const stack = synthCluster({ size: 5, tolerate: 'zone' });
+    checkTopology(stack, 5, DEFAULT_ZONES);
+    expect(stack.json.output.etcd_tolerates.value).toBe(
+      '5 peers over 3 zones survive a zone (5 − 2 = 3 ≥ quorum 3), any two nodes (5 − 2 = 3 ≥ quorum 3); not a zone plus a node (5 − 2 − 1 = 2 < quorum 3), two zones (5 − 2 − 2 = 1 < quorum 3)',
+    );
   });
 
   test('existing VPC: no network created, subnets checked against their zones at plan time', () => {
@@ -272,26 +300,89 @@ describe('other sizes and networks', () => {
     expect(stack.resources('aws_subnet')).toEqual({});
     const dataSubnets = Object.values(stack.json.data.aws_subnet) as Record<string, any>[];
     expect(dataSubnets.map((s) => s.id)).toEqual(['subnet-a', 'subnet-b', 'subnet-c']);
-    expect(dataSubnets[1].lifecycle.postcondition[0].condition).toBe('${self.availability_zone == "us-east-1b"}');
+    // Rendered by cdktf's Op.eq and TerraformSelf, which quote the literal.
+    expect(dataSubnets[1].lifecycle.postcondition[0].condition).toBe('${(self.availability_zone == "us-east-1b")}');
+    // A subnet of another VPC fails the plan, naming both props.
+    expect(dataSubnets.map((s) => s.lifecycle.postcondition[1])).toEqual(
+      [0, 1, 2].map((z) => ({
+        condition: '${(self.vpc_id == "vpc-123")}',
+        error_message: `network.subnetIds[${z}] must be a subnet of network.vpcId (vpc-123); the private hosted zone and the security group live in that VPC.`,
+      })),
+    );
+    // Without restricted egress nothing else is looked up, and the peers may leave the VPC as before.
+    expect(stack.json.data.aws_vpc_endpoint).toBeUndefined();
+    expect(Object.values(stack.resources('aws_vpc_security_group_egress_rule')).filter((r) => r.cidr_ipv4 === '0.0.0.0/0')).toHaveLength(3);
     checkTopology(stack, 9, DEFAULT_ZONES);
     expect(Object.values(stack.resources('aws_route53_zone'))[0].vpc).toEqual([{ vpc_id: 'vpc-123' }]);
   });
 
+  /** Every egress rule of the peers' group as [port, protocol, destination]. */
+  const egressOf = (stack: SynthesizedStack) =>
+    Object.values(stack.resources('aws_vpc_security_group_egress_rule'))
+      .map((r) => [r.from_port, r.ip_protocol, r.cidr_ipv4 ?? r.prefix_list_id ?? (r.referenced_security_group_id === r.security_group_id ? 'peers' : r.referenced_security_group_id)])
+      .sort((a, b) => String(a).localeCompare(String(b)));
+
+  // Without internet egress the default GitHub download is refused (see validation); etcd comes from the artifact bucket here.
   test('air-gapped VPC: no internet gateway, interface endpoints, egress only to the VPC and S3', () => {
-    const stack = synthCluster({ network: { internetEgress: false } });
+    const stack = synthCluster({ network: { internetEgress: false }, etcd: { baseUrl: 's3://artifacts/etcd' } });
     expect(stack.resources('aws_internet_gateway')).toEqual({});
     expect(stack.resources('aws_nat_gateway')).toEqual({});
     const services = Object.values(stack.resources('aws_vpc_endpoint')).map((e) => e.service_name.split('.').pop());
     expect(services.sort()).toEqual(['autoscaling', 'ec2', 's3', 'secretsmanager']);
-    const egress = Object.values(stack.resources('aws_vpc_security_group_egress_rule'));
-    expect(egress.filter((r) => r.cidr_ipv4 === '0.0.0.0/0')).toEqual([]);
-    expect(egress.map((r) => r.cidr_ipv4 ?? r.prefix_list_id ?? r.referenced_security_group_id)).toEqual(
-      expect.arrayContaining(['10.40.0.0/16', expect.stringMatching(/^\$\{aws_vpc_endpoint\..+\.prefix_list_id\}$/)]),
-    );
+    expect(egressOf(stack)).toEqual([
+      [2379, 'tcp', 'peers'],
+      [443, 'tcp', expect.stringMatching(/^\$\{aws_vpc_endpoint\..+\.prefix_list_id\}$/)],
+      [443, 'tcp', '10.40.0.0/16'],
+      [53, 'udp', '10.40.0.0/16'],
+    ]);
+  });
+
+  test('existing VPC with restricted egress: the same rules, to the VPC CIDR and S3 prefix list looked up at plan time', () => {
+    const stack = synthCluster({ network: { vpcId: 'vpc-123', subnetIds: ['subnet-a', 'subnet-b', 'subnet-c'], internetEgress: false }, etcd: { preinstalled: true } });
+    expect(stack.resources('aws_vpc')).toEqual({});
+    expect(stack.resources('aws_vpc_endpoint')).toEqual({});
+    const vpc = Object.entries(stack.json.data.aws_vpc as Record<string, any>);
+    expect(vpc.map(([, v]) => v.id)).toEqual(['vpc-123']);
+    const endpoints = Object.entries(stack.json.data.aws_vpc_endpoint as Record<string, any>);
+    expect(endpoints.map(([, e]) => [e.service_name.replace(/^.*\}\./, ''), e.vpc_id, e.filter[0].values[0]]).sort()).toEqual([
+      ['autoscaling', 'vpc-123', 'Interface'],
+      ['ec2', 'vpc-123', 'Interface'],
+      ['s3', 'vpc-123', 'Gateway'],
+      ['secretsmanager', 'vpc-123', 'Interface'],
+    ]);
+    for (const [, e] of endpoints) {
+      expect(e.service_name).toMatch(/^com\.amazonaws\.\$\{data\.aws_region\.[\w-]+\.region\}\.\w+$/);
+      expect(e.lifecycle.postcondition[0].error_message).toContain('network.internetEgress: false in network.vpcId needs an available');
+    }
+    const [s3Name] = endpoints.find(([, e]) => e.service_name.endsWith('.s3'))!;
+    expect(egressOf(stack)).toEqual([
+      [2379, 'tcp', 'peers'],
+      [443, 'tcp', `\${data.aws_vpc_endpoint.${s3Name}.prefix_list_id}`],
+      [443, 'tcp', `\${data.aws_vpc.${vpc[0][0]}.cidr_block}`],
+      [53, 'udp', `\${data.aws_vpc.${vpc[0][0]}.cidr_block}`],
+    ]);
+  });
+
+  test('volume.kmsKeyArn encrypts the volumes, and the peers may use that key to attach them', () => {
+    const volumeKey = 'arn:aws:kms:us-east-1:123456789012:key/11111111-2222-3333-4444-555555555555';
+    const stack = synthCluster({ size: 3, tolerate: 'zone', volume: { kmsKeyArn: volumeKey } });
+    for (const v of Object.values(stack.resources('aws_ebs_volume'))) expect(v.kms_key_id).toBe(volumeKey);
+    const statements = Object.values(stack.resources('aws_iam_role_policy')).flatMap((p) => policyStatements(p.policy));
+    const grant = statements.find((st) => st.Sid === 'GrantForAttachedVolumes')!;
+    expect(grant.Resource).toEqual([expect.stringMatching(/^\$\{aws_kms_key\./), volumeKey]);
+    expect(statements.find((st) => st.Sid === 'UseClusterKeyForVolumesSecretAndArtifacts')!.Resource).toEqual(grant.Resource);
+    // Everything else stays on the cluster key.
+    const secret = Object.values(stack.resources('aws_secretsmanager_secret'))[0];
+    expect(secret.kms_key_id).toMatch(/^\$\{aws_kms_key\./);
+  });
+
+  test('without volume.kmsKeyArn the volumes use the cluster key', () => {
+    const stack = synthCluster({ size: 3, tolerate: 'zone' });
+    for (const v of Object.values(stack.resources('aws_ebs_volume'))) expect(v.kms_key_id).toMatch(/^\$\{aws_kms_key\.[\w-]+\.arn\}$/);
   });
 
   test('volumes can be released on destroy when asked', () => {
-    const stack = synthCluster({ size: 3, volume: { retainOnDestroy: false, sizeGiB: 100, iops: 6000, throughputMiBps: 500 } });
+    const stack = synthCluster({ size: 3, tolerate: 'zone', volume: { retainOnDestroy: false, sizeGiB: 100, iops: 6000, throughputMiBps: 500 } });
     for (const v of Object.values(stack.resources('aws_ebs_volume'))) {
       expect(v.lifecycle).toEqual({ prevent_destroy: false });
       expect(v).toMatchObject({ size: 100, iops: 6000, throughput: 500 });
@@ -299,7 +390,7 @@ describe('other sizes and networks', () => {
   });
 
   test('Graviton instance types get the arm64 image', () => {
-    const stack = synthCluster({ size: 3, instanceType: 'm7g.large' });
+    const stack = synthCluster({ size: 3, tolerate: 'zone', instanceType: 'm7g.large' });
     const param = Object.values(stack.json.data.aws_ssm_parameter)[0] as Record<string, string>;
     expect(param.name).toMatch(/arm64$/);
   });

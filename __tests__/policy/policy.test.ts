@@ -15,7 +15,7 @@ const child = (scope: { node: { findChild(id: string): unknown } }, id: string) 
 describe('security policy of the synthesized stack', () => {
   let good: SynthesizedStack;
   beforeAll(() => {
-    good = synthCluster({ size: 3 });
+    good = synthCluster({ size: 3, tolerate: 'zone' });
   });
 
   test.each(Object.keys(RULES))('%s holds for the stack as built', (rule) => {
@@ -41,6 +41,16 @@ describe('security policy of the synthesized stack', () => {
       /aws_vpc_security_group_ingress_rule\.oops allows the world/,
     ],
     [
+      'noWorldIngress',
+      'the client port opened to the world in two halves',
+      (s) =>
+        ['0.0.0.0/1', '128.0.0.0/1'].forEach(
+          (cidrIpv4, n) =>
+            new VpcSecurityGroupIngressRule(s, `half-${n}`, { securityGroupId: s.cluster.security.peerSecurityGroup.id, cidrIpv4, ipProtocol: 'tcp', fromPort: 2379, toPort: 2379 }),
+        ),
+      /ingress rules of \$\{aws_security_group\.[\w-]+\.id\} together allow the world \(0\.0\.0\.0\/1, 128\.0\.0\.0\/1\)/,
+    ],
+    [
       'noWildcardOnWrites',
       'attach on any volume',
       (s) =>
@@ -62,13 +72,13 @@ describe('security policy of the synthesized stack', () => {
   ];
 
   test.each(broken)('%s catches %s', (rule, _what, breakIt, message) => {
-    const stack = synthCluster({ size: 3 }, breakIt);
+    const stack = synthCluster({ size: 3, tolerate: 'zone' }, breakIt);
     const violations = RULES[rule](stack.json);
     expect(violations).toEqual(expect.arrayContaining([expect.stringMatching(message)]));
   });
 
   test('etcdTlsConfigured catches a cluster built with tls: false', () => {
-    const violations = RULES.etcdTlsConfigured(synthCluster({ size: 3, tls: false }).json);
+    const violations = RULES.etcdTlsConfigured(synthCluster({ size: 3, tolerate: 'zone', tls: false }).json);
     expect(violations).toHaveLength(3 * 2);
     expect(violations[0]).toMatch(/etcd does not require client certificates on both ports|etcd serves plain http/);
   });

@@ -81,13 +81,31 @@ export function noPublicIps(tf: Json): string[] {
   return v;
 }
 
-/** Nothing is open to the world: no ingress from 0.0.0.0/0 or ::/0. */
+/** Whether IPv4 CIDRs together cover every address (the world in pieces, e.g. 0.0.0.0/1 + 128.0.0.0/1). */
+function coverTheWorld(cidrs: string[]): boolean {
+  const ranges = cidrs
+    .map((c) => /^(\d+)\.(\d+)\.(\d+)\.(\d+)\/(\d+)$/.exec(c))
+    .filter((m): m is RegExpExecArray => m !== null)
+    .map((m) => {
+      const start = m.slice(1, 5).reduce((n, o) => n * 256 + Number(o), 0);
+      return [start, start + 2 ** (32 - Number(m[5])) - 1];
+    })
+    .sort((a, b) => a[0] - b[0]);
+  let reach = -1;
+  for (const [first, last] of ranges) if (first <= reach + 1) reach = Math.max(reach, last);
+  return reach === 2 ** 32 - 1;
+}
+
+/** Nothing is open to the world: no ingress from 0.0.0.0/0 or ::/0, nor from blocks that together cover it. */
 export function noWorldIngress(tf: Json): string[] {
   const world = (cidr: unknown) => cidr === '0.0.0.0/0' || cidr === '::/0';
   const v: string[] = [];
+  const cidrsByGroup = new Map<string, string[]>();
   for (const [name, rule] of resources(tf, 'aws_vpc_security_group_ingress_rule')) {
     if (world(rule.cidr_ipv4) || world(rule.cidr_ipv6)) v.push(`aws_vpc_security_group_ingress_rule.${name} allows the world`);
+    else if (rule.cidr_ipv4) cidrsByGroup.set(rule.security_group_id, [...(cidrsByGroup.get(rule.security_group_id) ?? []), rule.cidr_ipv4]);
   }
+  for (const [group, cidrs] of cidrsByGroup) if (coverTheWorld(cidrs)) v.push(`ingress rules of ${group} together allow the world (${cidrs.join(', ')})`);
   for (const [name, sg] of resources(tf, 'aws_security_group')) {
     for (const rule of sg.ingress ?? []) if ([...(rule.cidr_blocks ?? []), ...(rule.ipv6_cidr_blocks ?? [])].some(world)) v.push(`aws_security_group.${name} allows the world`);
   }
