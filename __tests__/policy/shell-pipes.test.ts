@@ -7,7 +7,7 @@
 import { readdirSync, readFileSync, statSync } from 'fs';
 import { join, relative } from 'path';
 import { renderUserData } from '../../constructs/user-data';
-import { DEFAULT_DEADLINES } from '../../contract/agent-config';
+import { buildAgentConfig } from '../../contract/agent-config';
 
 const root = join(__dirname, '..', '..');
 const EARLY_EXIT_READER = /\|\s*(head\b|grep\s+(-[A-Za-z]*[qm]|--quiet|--silent|--max-count))/;
@@ -43,7 +43,7 @@ describe('no pipe into an early-exiting reader under pipefail', () => {
 
   test("the peers' boot script", () => {
     const script = renderUserData({
-      agentConfig: {
+      agentConfig: buildAgentConfig({
         mode: 'aws',
         region: 'us-east-1',
         clusterName: 'prod',
@@ -52,16 +52,10 @@ describe('no pipe into an early-exiting reader under pipefail', () => {
         peerCount: 9,
         tls: true,
         dataDir: '/var/lib/etcd',
-        fsType: 'ext4',
-        etcdUser: 'etcd',
-        etcdConfigFile: '/etc/etcd/etcd.conf.yml',
-        pkiDir: '/etc/etcd/pki',
-        clusterToken: 'prod-etcd',
-        deadlines: DEFAULT_DEADLINES,
         certLifetimeHours: 720,
         ca: { secretId: 'arn' },
         backup: { bucket: 'b' },
-      },
+      }),
       agentBucket: 'bucket',
       agentKey: 'node-agent/abc.js',
       agentSha256: 'a'.repeat(64),
