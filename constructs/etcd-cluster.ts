@@ -285,7 +285,7 @@ export class EtcdCluster extends Construct {
     out('autoscaling_group_names', peerIndices(size).map((i) => autoScalingGroupName(props.clusterName, i)), 'Auto Scaling group of each peer');
     out('volume_ids', this.peers.map((p) => p.volume.id), 'Persistent EBS volume of each peer');
     out('artifact_bucket', this.artifacts.bucket.bucket, 'Bucket holding the node agent (and an optional etcd mirror under etcd/)');
-    out('kms_key_arn', kmsKeyArn, 'KMS key encrypting volumes, artifacts, the CA secret and the DNS updater');
+    out('kms_key_arn', kmsKeyArn, 'KMS key encrypting artifacts, the CA secret, the DNS updater and the volumes (unless volume.kmsKeyArn names another)');
     if (this.backups) out('backup_bucket', this.backups.bucket.bucket, 'Bucket of the etcd snapshots (snapshots/frequent/, snapshots/daily/)');
     out('tolerates', describeSurvivability(survivability(size, props.zones.length)), 'What the layout survives while keeping quorum, with the arithmetic');
     if (this.security.caSecret) {
