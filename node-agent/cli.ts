@@ -12,21 +12,26 @@ import { parseArgs } from 'util';
 import { AGENT_COMMANDS, AgentCommand } from '../contract/agent-commands';
 import { jsonLogger, Logger } from '../runtime/log';
 import { AwsVolumeProvider } from './aws';
-import { BackupStore, DirectoryBackupStore, EtcdctlSnapshots, refreshPeerReport, S3BackupStore, takeSnapshot } from './backup';
-import { boot, prepareVolume, writePeerCertificates } from './boot';
+import { DirectoryBackupStore, EtcdctlSnapshots, refreshPeerReport, S3BackupStore, takeSnapshot } from './backup';
+import { boot } from './boot';
+import { writePeerCertificates } from './certificates';
 import { DirectoryCaStore, SecretsManagerCaStore } from './ca-store';
 import { AgentConfig, parseAgentConfig } from '../contract/agent-config';
 import { EtcdctlMembership, etcdctlPrefix } from './etcdctl';
-import { CaStore, issueCertificate } from './pki';
+import { issueCertificate } from './pki';
+import type { BackupStore, CaStore } from './ports';
 import { LocalVolumeProvider } from './local';
 import { promoteSelf } from './learner';
 import { CliSnapshotRestorer } from './restore';
+import { prepareVolume } from './volume';
 import { peerName } from '../contract/naming';
 
 const USAGE = `usage:
   node-agent boot --config FILE
       attach this peer's volume, format it only if it has no signature, mount it,
-      write etcd's configuration, wait for the peer's name to resolve here
+      issue the peer's certificates, decide how etcd starts (restoring a snapshot or
+      joining as a learner when that is the plan), write etcd's configuration,
+      wait for the peer's name to resolve here
   node-agent prepare-volume --device DEV --mount-point DIR [--fs-type ext4|xfs] [--owner USER] [--label LABEL]
       probe DEV, create a filesystem only if it has no signature at all, mount it at DIR
   node-agent snapshot --config FILE
