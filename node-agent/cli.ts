@@ -48,7 +48,11 @@ const USAGE = `usage:
 
 class UsageError extends Error {}
 
-/** Parses `--name value` flags with `util.parseArgs`; an unknown or valueless flag is a usage error. */
+/**
+ * Parses `--name value` flags with `util.parseArgs`; an unknown or valueless
+ * flag is a usage error that names the flag (Node's own wording does not say
+ * what to do about it).
+ */
 export function parseFlags(args: string[], allowed: readonly string[]): Record<string, string | undefined> {
   try {
     const { values } = parseArgs({
@@ -59,7 +63,11 @@ export function parseFlags(args: string[], allowed: readonly string[]): Record<s
     });
     return values as Record<string, string | undefined>;
   } catch (error) {
-    throw new UsageError((error as Error).message);
+    const { code, message } = error as { code?: string; message: string };
+    const flag = /'(--[^' =<]+)/.exec(message)?.[1];
+    if (code === 'ERR_PARSE_ARGS_INVALID_OPTION_VALUE' && flag) throw new UsageError(`${flag} needs a value`);
+    if (code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION' && flag) throw new UsageError(`unknown flag ${flag}; this command takes ${allowed.map((a) => `--${a}`).join(', ')}`);
+    throw new UsageError(message);
   }
 }
 
