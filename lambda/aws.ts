@@ -5,18 +5,8 @@ import { ChangeResourceRecordSetsCommand, ListResourceRecordSetsCommand, Route53
 import { CLUSTER_TAG_KEY, normalizeDomain, peerIndexOfGroup } from '../contract/naming';
 import { AWS_RETRY, RetryOptions, SDK_CLIENT_CONFIG, withRetry } from '../runtime/retry';
 import { LifecycleAction } from './events';
+import type { UpdaterPort } from './port';
 import { ObservedInstance, ObservedRecord } from './reconcile';
-
-/** What the handler needs from the world; the AWS adapter and test fakes implement it. */
-export interface UpdaterPort {
-  /** Live and dying instances of one peer group, or of every group of the cluster. */
-  describePeerInstances(scope: { groupName: string } | { all: true }): Promise<ObservedInstance[]>;
-  /** Current A records by FQDN (without trailing dot); `fqdn` limits the read to that one name. */
-  readPeerRecords(fqdn?: string): Promise<Map<string, ObservedRecord>>;
-  /** UPSERTs A records in one change batch. */
-  upsertPeerRecords(records: { fqdn: string; ip: string }[], ttl: number, comment: string): Promise<void>;
-  completeLifecycleAction(action: LifecycleAction): Promise<void>;
-}
 
 /** Settings of {@link AwsUpdaterPort}. */
 export interface AwsUpdaterSettings {

@@ -6,7 +6,8 @@
 import { peerFqdn, peerIndices } from '../contract/naming';
 import { UpdaterSettings, updaterSettingsFromEnv } from '../contract/updater-settings';
 import { jsonLogger, Logger } from '../runtime/log';
-import { AwsUpdaterPort, UpdaterPort } from './aws';
+import { AwsUpdaterPort } from './aws';
+import type { UpdaterPort } from './port';
 
 export type { UpdaterSettings };
 import { classifyEvent } from './events';

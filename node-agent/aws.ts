@@ -7,11 +7,11 @@ import { AutoScalingClient, DescribeAutoScalingInstancesCommand } from '@aws-sdk
 import { AttachVolumeCommand, DescribeInstancesCommand, DescribeVolumesCommand, DetachVolumeCommand, EC2Client, Volume } from '@aws-sdk/client-ec2';
 import { autoScalingGroupName, CLUSTER_TAG_KEY, PEER_INDEX_TAG_KEY } from '../contract/naming';
 import type { Logger } from '../runtime/log';
-import { AWS_RETRY, backoffDelay, RetryOptions, SDK_CLIENT_CONFIG, sleep, withRetry } from '../runtime/retry';
+import { AWS_RETRY, done, jitteredBackoff, notYet, pollUntil, RetryOptions, SDK_CLIENT_CONFIG, sleep, withRetry } from '../runtime/retry';
 import type { AgentConfig } from '../contract/agent-config';
 import { choosePeerVolume, decideAttachStep, OwnerView, VolumeView } from './decisions';
 import type { AttachedVolume, Identity, VolumeProvider } from './ports';
-import { waitForPath } from './system';
+import { pathExists } from './system';
 
 /** Device name requested at attach; Nitro instances expose the volume as NVMe regardless. */
 export const REQUESTED_DEVICE = '/dev/xvdf';
@@ -114,46 +114,53 @@ export class AwsVolumeProvider implements VolumeProvider {
     if (!chosen.ok) throw new Error(chosen.reason);
     const volumeId = chosen.volume.volumeId;
 
-    const deadline = this.now() + c.deadlines.attachSeconds * 1000;
     const firstSeen = new Map<string, number>();
     let owner: OwnerView | undefined;
-    for (let attempt = 1; ; attempt++) {
-      const described = await this.call(() => this.ec2.send(new DescribeVolumesCommand({ VolumeIds: [volumeId] })));
-      const volume = toView(described.Volumes![0]);
-      const holder = volume.attachments.find((a) => a.instanceId !== identity.instanceId && a.state !== 'detached');
-      if (holder) {
-        if (!firstSeen.has(holder.instanceId)) firstSeen.set(holder.instanceId, this.now());
-        owner = await this.describeOwner(holder.instanceId);
-      }
-      const step = decideAttachStep({
-        volume,
-        selfId: identity.instanceId,
-        owner,
-        heldForSeconds: holder ? (this.now() - firstSeen.get(holder.instanceId)!) / 1000 : 0,
-        graceSeconds: c.deadlines.forceDetachGraceSeconds,
-      });
-      if (step.action === 'done') break;
-      if (step.action === 'fail') throw new Error(step.reason);
-      if (step.action === 'attach') {
-        log.info('attaching volume', { volumeId, instanceId: identity.instanceId, device: REQUESTED_DEVICE });
-        try {
-          await this.call(() => this.ec2.send(new AttachVolumeCommand({ VolumeId: volumeId, InstanceId: identity.instanceId, Device: REQUESTED_DEVICE })));
-        } catch (error) {
-          // Lost a race with another state change: look again rather than fail.
-          if ((error as Error).name !== 'IncorrectState' && (error as Error).name !== 'VolumeInUse') throw error;
-          log.warn('attach raced with another change; looking again', { volumeId, error: (error as Error).message });
+    const pollBaseMs = this.options.pollBaseMs ?? 1000;
+    await pollUntil(
+      async (attempt) => {
+        const described = await this.call(() => this.ec2.send(new DescribeVolumesCommand({ VolumeIds: [volumeId] })));
+        const volume = toView(described.Volumes![0]);
+        const holder = volume.attachments.find((a) => a.instanceId !== identity.instanceId && a.state !== 'detached');
+        if (holder) {
+          if (!firstSeen.has(holder.instanceId)) firstSeen.set(holder.instanceId, this.now());
+          owner = await this.describeOwner(holder.instanceId);
         }
-      } else if (step.action === 'force-detach') {
-        log.warn('force-detaching volume from an instance that left this peer', { volumeId, from: step.instanceId, reason: step.reason });
-        await this.call(() => this.ec2.send(new DetachVolumeCommand({ VolumeId: volumeId, InstanceId: step.instanceId, Force: true })));
-      } else {
-        log.info('waiting for volume', { volumeId, reason: step.reason, attempt });
-      }
-      if (this.now() >= deadline) {
-        throw new Error(`volume ${volumeId} not attached after ${c.deadlines.attachSeconds}s: ${step.action === 'wait' ? step.reason : step.action}`);
-      }
-      await this.sleep(backoffDelay(attempt, { baseDelayMs: this.options.pollBaseMs ?? 1000, maxDelayMs: this.options.pollMaxMs ?? 10_000 }) + (this.options.pollBaseMs ?? 1000) / 2);
-    }
+        const step = decideAttachStep({
+          volume,
+          selfId: identity.instanceId,
+          owner,
+          heldForSeconds: holder ? (this.now() - firstSeen.get(holder.instanceId)!) / 1000 : 0,
+          graceSeconds: c.deadlines.forceDetachGraceSeconds,
+        });
+        if (step.action === 'done') return done(undefined);
+        if (step.action === 'fail') throw new Error(step.reason);
+        if (step.action === 'attach') {
+          log.info('attaching volume', { volumeId, instanceId: identity.instanceId, device: REQUESTED_DEVICE });
+          try {
+            await this.call(() => this.ec2.send(new AttachVolumeCommand({ VolumeId: volumeId, InstanceId: identity.instanceId, Device: REQUESTED_DEVICE })));
+          } catch (error) {
+            // Lost a race with another state change: look again rather than fail.
+            if ((error as Error).name !== 'IncorrectState' && (error as Error).name !== 'VolumeInUse') throw error;
+            log.warn('attach raced with another change; looking again', { volumeId, error: (error as Error).message });
+          }
+        } else if (step.action === 'force-detach') {
+          log.warn('force-detaching volume from an instance that left this peer', { volumeId, from: step.instanceId, reason: step.reason });
+          await this.call(() => this.ec2.send(new DetachVolumeCommand({ VolumeId: volumeId, InstanceId: step.instanceId, Force: true })));
+        } else {
+          log.info('waiting for volume', { volumeId, reason: step.reason, attempt });
+        }
+        // After an attach or a detach, look again: only EC2's own view says the volume is ours.
+        return notYet(step.action === 'wait' ? step.reason : step.action);
+      },
+      {
+        timeoutMs: c.deadlines.attachSeconds * 1000,
+        delayMs: jitteredBackoff({ floorMs: pollBaseMs / 2, baseDelayMs: pollBaseMs, maxDelayMs: this.options.pollMaxMs ?? 10_000 }),
+        now: this.now,
+        sleep: this.sleep,
+        onTimeout: (reason) => new Error(`volume ${volumeId} not attached after ${c.deadlines.attachSeconds}s: ${reason}`),
+      },
+    );
 
     const device = await this.waitForDevice(volumeId, log);
     return { volumeId, device };
@@ -161,18 +168,22 @@ export class AwsVolumeProvider implements VolumeProvider {
 
   /** Step 4: the block device node, by NVMe serial first. */
   private async waitForDevice(volumeId: string, log: Logger): Promise<string> {
-    const deadline = this.now() + this.config.deadlines.deviceSeconds * 1000;
     const candidates = deviceCandidates(volumeId);
-    for (;;) {
-      for (const path of candidates) {
-        if (await (this.options.pathExists ?? ((p: string) => waitForPath(p, 0)))(path)) return path;
-      }
-      if (this.now() >= deadline) {
-        throw new Error(`volume ${volumeId} is attached but none of ${candidates.join(', ')} appeared within ${this.config.deadlines.deviceSeconds}s`);
-      }
-      log.info('waiting for block device', { volumeId, candidates });
-      await this.sleep(500);
-    }
+    const exists = this.options.pathExists ?? pathExists;
+    return pollUntil(
+      async () => {
+        for (const path of candidates) if (await exists(path)) return done(path);
+        return notYet('no device node yet');
+      },
+      {
+        timeoutMs: this.config.deadlines.deviceSeconds * 1000,
+        delayMs: 500,
+        now: this.now,
+        sleep: this.sleep,
+        onWait: () => log.info('waiting for block device', { volumeId, candidates }),
+        onTimeout: () => new Error(`volume ${volumeId} is attached but none of ${candidates.join(', ')} appeared within ${this.config.deadlines.deviceSeconds}s`),
+      },
+    );
   }
 
   /** The holder's EC2 state and whether it still belongs to this peer's group. */

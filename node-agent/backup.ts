@@ -2,7 +2,8 @@
  * Snapshots: every peer's timer runs `node-agent snapshot`; only the leader
  * takes one, so nine peers do not upload nine copies. The snapshot is
  * verified (`etcdctl snapshot status`) before it is uploaded with its
- * revision, member count and checksum as object metadata.
+ * revision, member count and checksum as object metadata. The two stores
+ * (S3, a local directory) also keep the peers' volume reports a restore reads.
  */
 import { GetObjectCommand, ListObjectsV2Command, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { createReadStream, createWriteStream, promises as fs } from 'fs';
@@ -16,20 +17,8 @@ import type { AgentConfig } from '../contract/agent-config';
 import { classifyDataDir } from './decisions';
 import { sha256OfFile } from './system';
 import { runEtcdctl } from './etcdctl';
+import type { BackupStore, SnapshotPort } from './ports';
 import type { PeerReport, PeerReportBody, SnapshotRef } from './recovery';
-
-/** Where snapshots and the peers' volume reports go: S3 on AWS, a directory locally. */
-export interface BackupStore {
-  upload(key: string, file: string, metadata: Record<string, string>): Promise<void>;
-  /** Every snapshot object with the time the store recorded it. */
-  listSnapshots(): Promise<SnapshotRef[]>;
-  /** Writes a snapshot to `file` and returns its metadata. */
-  download(key: string, file: string): Promise<Record<string, string>>;
-  /** Records what peer i says about its volume; the store's clock stamps it. */
-  putPeerReport(peerIndex: number, body: PeerReportBody): Promise<void>;
-  /** The latest report of every peer; an unreadable report counts as none. */
-  readPeerReports(): Promise<PeerReport[]>;
-}
 
 /** Reads a report body; anything else is no report (a peer that said nothing readable may hold data). */
 export function parsePeerReportBody(text: string): PeerReportBody | undefined {
@@ -40,17 +29,6 @@ export function parsePeerReportBody(text: string): PeerReportBody | undefined {
   } catch {
     return undefined;
   }
-}
-
-/** What the agent asks etcd about its own member. */
-export interface SnapshotPort {
-  /** Whether this member is the leader right now. */
-  isLeader(): Promise<boolean>;
-  /** Saves a snapshot to `file`. */
-  save(file: string): Promise<void>;
-  /** Verifies a snapshot file and reads its figures. */
-  status(file: string): Promise<{ hash: number; revision: number; totalKey: number; totalSize: number }>;
-  memberCount(): Promise<number>;
 }
 
 /** The object keys of one snapshot: every run under `frequent/`, and the day's latest under `daily/`. */

@@ -8,7 +8,8 @@ import { createHash, randomBytes } from 'crypto';
 import { promises as fs } from 'fs';
 import { join } from 'path';
 import { AWS_RETRY, RetryOptions, SDK_CLIENT_CONFIG, withRetry } from '../runtime/retry';
-import type { CaStore, CertificateMaterial } from './pki';
+import type { CertificateMaterial } from './pki';
+import type { CaStore } from './ports';
 
 function parseMaterial(text: string, where: string): CertificateMaterial {
   let value: unknown;

@@ -12,21 +12,26 @@ import { parseArgs } from 'util';
 import { AGENT_COMMANDS, AgentCommand, nodeRuntimeProblem } from '../contract/agent-commands';
 import { jsonLogger, Logger } from '../runtime/log';
 import { AwsVolumeProvider } from './aws';
-import { BackupStore, DirectoryBackupStore, EtcdctlSnapshots, refreshPeerReport, S3BackupStore, takeSnapshot } from './backup';
-import { boot, prepareVolume, writePeerCertificates } from './boot';
+import { DirectoryBackupStore, EtcdctlSnapshots, refreshPeerReport, S3BackupStore, takeSnapshot } from './backup';
+import { boot } from './boot';
+import { writePeerCertificates } from './certificates';
 import { DirectoryCaStore, SecretsManagerCaStore } from './ca-store';
 import { AgentConfig, parseAgentConfig } from '../contract/agent-config';
 import { EtcdctlMembership, etcdctlPrefix } from './etcdctl';
-import { CaStore, issueCertificate } from './pki';
+import { issueCertificate } from './pki';
+import type { BackupStore, CaStore } from './ports';
 import { LocalVolumeProvider } from './local';
 import { promoteSelf } from './learner';
 import { CliSnapshotRestorer } from './restore';
+import { prepareVolume } from './volume';
 import { peerName } from '../contract/naming';
 
 const USAGE = `usage:
   node-agent boot --config FILE
       attach this peer's volume, format it only if it has no signature, mount it,
-      write etcd's configuration, wait for the peer's name to resolve here
+      issue the peer's certificates, decide how etcd starts (restoring a snapshot or
+      joining as a learner when that is the plan), write etcd's configuration,
+      wait for the peer's name to resolve here
   node-agent prepare-volume --device DEV --mount-point DIR [--fs-type ext4|xfs] [--owner USER] [--label LABEL]
       probe DEV, create a filesystem only if it has no signature at all, mount it at DIR
   node-agent snapshot --config FILE
@@ -43,7 +48,11 @@ const USAGE = `usage:
 
 class UsageError extends Error {}
 
-/** Parses `--name value` flags with `util.parseArgs`; an unknown or valueless flag is a usage error. */
+/**
+ * Parses `--name value` flags with `util.parseArgs`; an unknown or valueless
+ * flag is a usage error that names the flag (Node's own wording does not say
+ * what to do about it).
+ */
 export function parseFlags(args: string[], allowed: readonly string[]): Record<string, string | undefined> {
   try {
     const { values } = parseArgs({
@@ -56,9 +65,9 @@ export function parseFlags(args: string[], allowed: readonly string[]): Record<s
   } catch (error) {
     // parseArgs' own wording names no fix; say it in the agent's words.
     const { code, message } = error as { code?: string; message: string };
-    const flag = /'(--[a-z-]+)/.exec(message)?.[1];
+    const flag = /'(--[^' =<]+)/.exec(message)?.[1];
     if (code === 'ERR_PARSE_ARGS_INVALID_OPTION_VALUE' && flag) throw new UsageError(`${flag} needs a value`);
-    if (code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION' && flag) throw new UsageError(`unknown argument ${flag}`);
+    if (code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION' && flag) throw new UsageError(`unknown flag ${flag}; this command takes ${allowed.map((a) => `--${a}`).join(', ')}`);
     throw new UsageError(message);
   }
 }

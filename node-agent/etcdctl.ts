@@ -6,6 +6,7 @@
 import { join } from 'path';
 import type { AgentConfig } from '../contract/agent-config';
 import { ClusterView, MemberEntry, parseInitialCluster, parseMemberList } from './membership';
+import type { MembershipPort } from './ports';
 import { CommandResult, run } from './system';
 
 /** How etcdctl finds members: DNS discovery, or one explicit endpoint (this peer's own). */
@@ -29,18 +30,7 @@ export const PROMOTE_NOT_READY = /in sync with leader|not supported for learner|
 /** etcd refusing a second learner (etcd 3.4 allows one at a time). */
 export const TOO_MANY_LEARNERS = /too many learner/i;
 
-/** What the start decision needs from the live cluster. */
-export interface MembershipPort {
-  view(): Promise<ClusterView>;
-  remove(memberId: string): Promise<void>;
-  /** Adds a member (a learner unless told otherwise) and returns the initial cluster it must start with. */
-  add(name: string, peerUrl: string, options?: { learner?: boolean }): Promise<string>;
-  /** The member list alone (no health probe). */
-  members(): Promise<MemberEntry[]>;
-  /** Promotes a learner; `not-ready` while it has not caught up with the leader. */
-  promote(memberId: string): Promise<'promoted' | 'not-ready'>;
-}
-
+/** {@link MembershipPort} through etcdctl, finding the members by DNS discovery. */
 export class EtcdctlMembership implements MembershipPort {
   constructor(
     private readonly config: AgentConfig,

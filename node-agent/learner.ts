@@ -8,9 +8,9 @@ import { promises as fs } from 'fs';
 import { dirname, join } from 'path';
 import { peerName, peerUrl } from '../contract/naming';
 import type { Logger } from '../runtime/log';
-import { sleep as pause } from '../runtime/retry';
+import { done, notYet, pollUntil, sleep as pause } from '../runtime/retry';
 import type { AgentConfig } from '../contract/agent-config';
-import type { MembershipPort } from './etcdctl';
+import type { MembershipPort } from './ports';
 
 /** The file whose presence says "this peer joined as a learner and awaits promotion". */
 export function learnerMarkerFile(config: Pick<AgentConfig, 'etcdConfigFile'>): string {
@@ -40,30 +40,38 @@ export async function promoteSelf(
 ): Promise<PromotionOutcome> {
   const marker = learnerMarkerFile(config);
   if (!(await fs.stat(marker).catch(() => undefined))) return 'nothing-pending';
-  const sleep = deps.sleep ?? pause;
   const url = peerUrl(config.domain, config.peerIndex, config.tls);
-  const deadline = Date.now() + (deps.deadlineSeconds ?? config.deadlines.decideSeconds) * 1000;
-  let last = '';
-  for (let attempt = 1; ; attempt++) {
-    try {
-      const me = (await membership.members()).find((m) => m.peerUrls.includes(url));
-      if (!me) throw new Error(`${peerName(config.peerIndex)} (${url}) is not in the member list`);
-      if (!me.isLearner) {
-        await fs.rm(marker, { force: true });
-        deps.log.info('already a voting member', { peer: peerName(config.peerIndex), memberId: me.id });
-        return 'already-voter';
+  const peer = peerName(config.peerIndex);
+  const deadlineSeconds = deps.deadlineSeconds ?? config.deadlines.decideSeconds;
+  return pollUntil<PromotionOutcome>(
+    async (attempt) => {
+      try {
+        const me = (await membership.members()).find((m) => m.peerUrls.includes(url));
+        if (!me) throw new Error(`${peer} (${url}) is not in the member list`);
+        if (!me.isLearner) {
+          await fs.rm(marker, { force: true });
+          deps.log.info('already a voting member', { peer, memberId: me.id });
+          return done('already-voter');
+        }
+        if ((await membership.promote(me.id)) === 'promoted') {
+          await fs.rm(marker, { force: true });
+          deps.log.info('learner promoted to voting member', { peer, memberId: me.id, attempts: attempt });
+          return done('promoted');
+        }
+        return notYet('the leader says the learner has not caught up yet');
+      } catch (error) {
+        // Any failure (etcd not answering yet, the member list without this peer) is a reason to ask again.
+        return notYet((error as Error).message);
       }
-      if ((await membership.promote(me.id)) === 'promoted') {
-        await fs.rm(marker, { force: true });
-        deps.log.info('learner promoted to voting member', { peer: peerName(config.peerIndex), memberId: me.id, attempts: attempt });
-        return 'promoted';
-      }
-      last = 'the leader says the learner has not caught up yet';
-    } catch (error) {
-      last = (error as Error).message;
-    }
-    if (Date.now() >= deadline) throw new Error(`could not promote ${peerName(config.peerIndex)} from learner: ${last}`);
-    if (attempt === 1 || attempt % 10 === 0) deps.log.info('waiting to promote this learner', { peer: peerName(config.peerIndex), reason: last });
-    await sleep(deps.retryMs ?? 1000);
-  }
+    },
+    {
+      timeoutMs: deadlineSeconds * 1000,
+      delayMs: deps.retryMs ?? 1000,
+      sleep: deps.sleep ?? pause,
+      onWait: (reason, attempt) => {
+        if (attempt === 1 || attempt % 10 === 0) deps.log.info('waiting to promote this learner', { peer, reason });
+      },
+      onTimeout: (reason) => new Error(`could not promote ${peer} from learner: ${reason}`),
+    },
+  );
 }

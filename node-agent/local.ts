@@ -11,7 +11,7 @@ import { decideAttachStep, VolumeView } from './decisions';
 import type { AttachedVolume, Identity, VolumeProvider } from './ports';
 import { attachLoopDevice, deviceNumberOf, loopDevicesOf, readMountTable } from './system';
 import { promises as fs } from 'fs';
-import { sleep as pause } from '../runtime/retry';
+import { done, jitteredBackoff, notYet, pollUntil, sleep as pause } from '../runtime/retry';
 
 /** Loop-device {@link VolumeProvider}. */
 export class LocalVolumeProvider implements VolumeProvider {
@@ -33,32 +33,40 @@ export class LocalVolumeProvider implements VolumeProvider {
     } catch {
       throw new Error(`volume file ${file} does not exist; the local cluster creates one per peer`);
     }
-    const deadline = Date.now() + this.config.deadlines.attachSeconds * 1000;
     const firstSeen = new Map<string, number>();
-    for (let attempt = 0; ; attempt++) {
-      const view = await this.view(file, identity);
-      const holder = view.volume.attachments[0]?.instanceId;
-      if (holder && !firstSeen.has(holder)) firstSeen.set(holder, Date.now());
-      const step = decideAttachStep({
-        volume: view.volume,
-        selfId: identity.instanceId,
-        // A mount elsewhere is another instance of this peer: never steal it, whatever the grace.
-        owner: holder ? { instanceId: holder, state: 'running', inPeerGroup: true } : undefined,
-        heldForSeconds: holder ? (Date.now() - firstSeen.get(holder)!) / 1000 : 0,
-        graceSeconds: this.config.deadlines.forceDetachGraceSeconds,
-      });
-      if (step.action === 'done') return { volumeId: file, device: view.loop! };
-      if (step.action === 'attach') {
-        const loop = await attachLoopDevice(file);
-        log.info('attached volume file', { file, device: loop });
-        return { volumeId: file, device: loop };
-      }
-      if (step.action === 'fail') throw new Error(step.reason);
-      if (step.action === 'force-detach') throw new Error(`local mode never force-detaches: ${step.reason}`);
-      if (Date.now() >= deadline) throw new Error(`volume ${file} not free after ${this.config.deadlines.attachSeconds}s: ${step.reason}`);
-      if (attempt % 10 === 0) log.info('waiting for volume', { file, reason: step.reason });
-      await this.sleep(Math.min(1000, 50 * 2 ** Math.min(attempt, 5)));
-    }
+    return pollUntil(
+      async () => {
+        const view = await this.view(file, identity);
+        const holder = view.volume.attachments[0]?.instanceId;
+        if (holder && !firstSeen.has(holder)) firstSeen.set(holder, Date.now());
+        const step = decideAttachStep({
+          volume: view.volume,
+          selfId: identity.instanceId,
+          // A mount elsewhere is another instance of this peer: never steal it, whatever the grace.
+          owner: holder ? { instanceId: holder, state: 'running', inPeerGroup: true } : undefined,
+          heldForSeconds: holder ? (Date.now() - firstSeen.get(holder)!) / 1000 : 0,
+          graceSeconds: this.config.deadlines.forceDetachGraceSeconds,
+        });
+        if (step.action === 'done') return done({ volumeId: file, device: view.loop! });
+        if (step.action === 'attach') {
+          const loop = await attachLoopDevice(file);
+          log.info('attached volume file', { file, device: loop });
+          return done({ volumeId: file, device: loop });
+        }
+        if (step.action === 'fail') throw new Error(step.reason);
+        if (step.action === 'force-detach') throw new Error(`local mode never force-detaches: ${step.reason}`);
+        return notYet(step.reason);
+      },
+      {
+        timeoutMs: this.config.deadlines.attachSeconds * 1000,
+        delayMs: jitteredBackoff({ floorMs: 50, baseDelayMs: 100, maxDelayMs: 1000 }),
+        sleep: this.sleep,
+        onWait: (reason, attempt) => {
+          if (attempt % 10 === 1) log.info('waiting for volume', { file, reason });
+        },
+        onTimeout: (reason) => new Error(`volume ${file} not free after ${this.config.deadlines.attachSeconds}s: ${reason}`),
+      },
+    );
   }
 
   /** The file's loop devices and where they are mounted, as a volume view. */

@@ -27,12 +27,6 @@ export interface CertificateMaterial {
 /** Lifetime of the cluster CA. */
 export const CA_LIFETIME_DAYS = 3650;
 
-/** Where a CA lives: Secrets Manager on AWS, a directory locally. */
-export interface CaStore {
-  /** Returns the cluster CA, creating it exactly once if the store holds none. */
-  getOrCreate(create: () => Promise<CertificateMaterial>): Promise<CertificateMaterial>;
-}
-
 function serial(): string {
   const bytes = randomBytes(16);
   bytes[0] &= 0x7f; // positive

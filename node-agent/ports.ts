@@ -1,5 +1,14 @@
-/** What the boot sequence needs from its surroundings; AWS and local adapters implement these. */
+/**
+ * Every port of the node agent: what the boot sequence and the timers need
+ * from their surroundings. The AWS adapters (EC2, S3, Secrets Manager) and the
+ * local ones (loop devices, directories) implement them, etcdctl stands for the
+ * live cluster in both modes, and the tests pass fakes. The plain data these
+ * ports carry belongs to the pure modules that decide on it.
+ */
 import type { Logger } from '../runtime/log';
+import type { ClusterView, MemberEntry } from './membership';
+import type { CertificateMaterial } from './pki';
+import type { PeerReport, PeerReportBody, SnapshotRef } from './recovery';
 
 /** Who this instance is. */
 export interface Identity {
@@ -24,4 +33,60 @@ export interface VolumeProvider {
 /** DNS lookups (the system resolver in both modes). */
 export interface NameResolver {
   resolve4(name: string): Promise<string[]>;
+}
+
+/** What the start decision and the learner promotion need from the live cluster. */
+export interface MembershipPort {
+  view(): Promise<ClusterView>;
+  remove(memberId: string): Promise<void>;
+  /** Adds a member (a learner unless told otherwise) and returns the initial cluster it must start with. */
+  add(name: string, peerUrl: string, options?: { learner?: boolean }): Promise<string>;
+  /** The member list alone (no health probe). */
+  members(): Promise<MemberEntry[]>;
+  /** Promotes a learner; `not-ready` while it has not caught up with the leader. */
+  promote(memberId: string): Promise<'promoted' | 'not-ready'>;
+}
+
+/** Where snapshots and the peers' volume reports go: S3 on AWS, a directory locally. */
+export interface BackupStore {
+  upload(key: string, file: string, metadata: Record<string, string>): Promise<void>;
+  /** Every snapshot object with the time the store recorded it. */
+  listSnapshots(): Promise<SnapshotRef[]>;
+  /** Writes a snapshot to `file` and returns its metadata. */
+  download(key: string, file: string): Promise<Record<string, string>>;
+  /** Records what peer i says about its volume; the store's clock stamps it. */
+  putPeerReport(peerIndex: number, body: PeerReportBody): Promise<void>;
+  /** The latest report of every peer; an unreadable report counts as none. */
+  readPeerReports(): Promise<PeerReport[]>;
+}
+
+/** What the snapshot timer asks etcd about this peer's own member. */
+export interface SnapshotPort {
+  /** Whether this member is the leader right now. */
+  isLeader(): Promise<boolean>;
+  /** Saves a snapshot to `file`. */
+  save(file: string): Promise<void>;
+  /** Verifies a snapshot file and reads its figures. */
+  status(file: string): Promise<{ hash: number; revision: number; totalKey: number; totalSize: number }>;
+  memberCount(): Promise<number>;
+}
+
+/** Who a restored member is. */
+export interface RestoredIdentity {
+  readonly name: string;
+  readonly peerUrl: string;
+  /** `peer-0=URL,...`: every peer of the cluster. */
+  readonly initialCluster: string;
+  readonly clusterToken: string;
+}
+
+/** Unpacks a snapshot file into a data dir that does not exist yet (etcdutl, or etcdctl on etcd 3.4). */
+export interface SnapshotRestorer {
+  restore(file: string, dataDir: string, identity: RestoredIdentity): Promise<void>;
+}
+
+/** Where the cluster CA lives: Secrets Manager on AWS, a directory locally. */
+export interface CaStore {
+  /** Returns the cluster CA, creating it exactly once if the store holds none. */
+  getOrCreate(create: () => Promise<CertificateMaterial>): Promise<CertificateMaterial>;
 }

@@ -8,26 +8,12 @@ import { promises as fs } from 'fs';
 import { join } from 'path';
 import { peerIndices, peerName, peerUrl } from '../contract/naming';
 import type { Logger } from '../runtime/log';
-import type { BackupStore } from './backup';
 import type { AgentConfig } from '../contract/agent-config';
 import { classifyDataDir, RESTORE_WORK_DIR } from './decisions';
 import { runEtcdctl } from './etcdctl';
 import { run, sha256OfFile } from './system';
+import type { BackupStore, RestoredIdentity, SnapshotRestorer } from './ports';
 import type { SnapshotRef } from './recovery';
-
-/** Who the restored member is. */
-export interface RestoredIdentity {
-  readonly name: string;
-  readonly peerUrl: string;
-  /** `peer-0=URL,...`: every peer of the cluster. */
-  readonly initialCluster: string;
-  readonly clusterToken: string;
-}
-
-/** Unpacks a snapshot file into a data dir that does not exist yet. */
-export interface SnapshotRestorer {
-  restore(file: string, dataDir: string, identity: RestoredIdentity): Promise<void>;
-}
 
 /** Every peer of the cluster as etcd's `initial-cluster`. */
 export function fullInitialCluster(config: Pick<AgentConfig, 'domain' | 'peerCount' | 'tls'>): string {

@@ -1,13 +1,13 @@
 /**
- * The real local resources the agent touches in both modes: block devices
- * (blkid, mkfs, mount), the mount table, loop devices. Thin: every decision
- * about what these facts mean lives in decisions.ts.
+ * The real local resources the agent touches in both modes: commands, block
+ * devices (blkid, mkfs, mount), the mount table, loop devices, files. Thin:
+ * every decision about what these facts mean lives in decisions.ts.
  */
 import { execFile } from 'child_process';
 import { createHash } from 'crypto';
 import { createReadStream, promises as fs } from 'fs';
+import { basename, dirname, join } from 'path';
 import { MountEntry, parseBlkidProbe, parseMountInfo, ProbeResult } from './decisions';
-import { sleep } from '../runtime/retry';
 
 /** Result of a finished command. */
 export interface CommandResult {
@@ -95,17 +95,24 @@ export async function attachLoopDevice(file: string): Promise<string> {
   return (await runChecked('losetup', ['--find', '--show', file])).trim();
 }
 
-/** Waits until `path` exists, polling; false on deadline. */
-export async function waitForPath(path: string, deadlineMs: number, pollMs = 250): Promise<boolean> {
-  for (;;) {
-    try {
-      await fs.access(path);
-      return true;
-    } catch {
-      if (Date.now() >= deadlineMs) return false;
-      await sleep(pollMs);
-    }
-  }
+/** Whether `path` exists now (a device node, a file). */
+export async function pathExists(path: string): Promise<boolean> {
+  return fs.access(path).then(
+    () => true,
+    () => false,
+  );
+}
+
+/**
+ * Writes `file` whole or not at all: a temporary file beside it, given `mode`
+ * (whatever the umask), renamed into place. The directory is created if missing.
+ */
+export async function writeFileAtomically(file: string, content: string, mode: number): Promise<void> {
+  await fs.mkdir(dirname(file), { recursive: true });
+  const temporary = join(dirname(file), `.${basename(file)}.tmp`);
+  await fs.writeFile(temporary, content, { mode });
+  await fs.chmod(temporary, mode);
+  await fs.rename(temporary, file);
 }
 
 /** The sha256 of a file, streamed: a snapshot may be gigabytes. */

@@ -1,7 +1,8 @@
 /**
  * Retry with exponential backoff and full jitter, shared by the Lambda and
  * the node agent. The AWS SDK retries too, but only inside `send`; this wraps
- * the calls we own so throttling handling is explicit and testable.
+ * the calls we own so throttling handling is explicit and testable. Also the
+ * one polling loop with a deadline ({@link pollUntil}) every wait uses.
  */
 
 /** Error names AWS uses for throttling or a busy control plane (Route 53's PriorRequestNotComplete included). */

@@ -15,7 +15,7 @@ import { ChildProcess, spawn } from 'child_process';
 import { closeSync, createWriteStream, openSync, promises as fs } from 'fs';
 import { join } from 'path';
 import { autoScalingGroupName, ETCD_CLIENT_PORT, ETCD_PEER_PORT, peerFqdn, peerIndexOfGroup, peerIndices, peerName, PLACEHOLDER_ADDRESS, srvNames, zoneIndexOf } from '../contract/naming';
-import { UpdaterPort } from '../lambda/aws';
+import type { UpdaterPort } from '../lambda/port';
 import { LifecycleAction } from '../lambda/events';
 import { handleEvent, UpdaterSettings } from '../lambda/index';
 import { ObservedInstance, ObservedRecord } from '../lambda/reconcile';

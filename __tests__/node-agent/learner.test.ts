@@ -2,7 +2,7 @@ import { existsSync, mkdtempSync, rmSync } from 'fs';
 import { tmpdir } from 'os';
 import { join } from 'path';
 import { parseAgentConfig } from '../../contract/agent-config';
-import type { MembershipPort } from '../../node-agent/etcdctl';
+import type { MembershipPort } from '../../node-agent/ports';
 import { learnerMarkerFile, markLearner, promoteSelf } from '../../node-agent/learner';
 import type { MemberEntry } from '../../node-agent/membership';
 import { memoryLogger } from '../../runtime/log';

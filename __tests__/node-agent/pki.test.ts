@@ -5,7 +5,7 @@ import { tmpdir } from 'os';
 import { join } from 'path';
 import { mockClient } from 'aws-sdk-client-mock';
 import { GetSecretValueCommand, PutSecretValueCommand, ResourceExistsException, ResourceNotFoundException, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
-import { writePeerCertificates } from '../../node-agent/boot';
+import { writePeerCertificates } from '../../node-agent/certificates';
 import { DirectoryCaStore, SecretsManagerCaStore } from '../../node-agent/ca-store';
 import { parseAgentConfig } from '../../contract/agent-config';
 import { createCa, issueCertificate, validateCa } from '../../node-agent/pki';

@@ -2,12 +2,12 @@ import { createHash } from 'crypto';
 import { existsSync, mkdirSync, mkdtempSync, rmSync, utimesSync, writeFileSync } from 'fs';
 import { tmpdir } from 'os';
 import { join } from 'path';
-import { BackupStore, DirectoryBackupStore } from '../../node-agent/backup';
-import { AgentRefusal, planStart } from '../../node-agent/boot';
+import { DirectoryBackupStore } from '../../node-agent/backup';
+import { planStart } from '../../node-agent/start-plan';
+import { AgentRefusal } from '../../node-agent/step';
 import { learnerMarkerFile } from '../../node-agent/learner';
 import { AgentConfig, parseAgentConfig } from '../../contract/agent-config';
-import type { MembershipPort } from '../../node-agent/etcdctl';
-import type { SnapshotRestorer } from '../../node-agent/restore';
+import type { BackupStore, MembershipPort, SnapshotRestorer } from '../../node-agent/ports';
 import { memoryLogger } from '../../runtime/log';
 
 const SNAPSHOT = 'snapshots/frequent/2026-11-25T01-00-00Z-rev42.db';

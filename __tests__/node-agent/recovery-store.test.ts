@@ -7,7 +7,8 @@ import { GetObjectCommand, ListObjectsV2Command, PutObjectCommand, S3Client } fr
 import { createHash } from 'crypto';
 import { DirectoryBackupStore, parsePeerReportBody, S3BackupStore } from '../../node-agent/backup';
 import { parseAgentConfig } from '../../contract/agent-config';
-import { CliSnapshotRestorer, restoreSnapshot, SnapshotRestorer, fullInitialCluster } from '../../node-agent/restore';
+import { CliSnapshotRestorer, restoreSnapshot, fullInitialCluster } from '../../node-agent/restore';
+import type { SnapshotRestorer } from '../../node-agent/ports';
 import { memoryLogger } from '../../runtime/log';
 
 let dir: string;
