@@ -20,7 +20,8 @@ export interface EtcdEncryptionProps {
 
 /**
  * The cluster's customer-managed KMS key: volumes, the artifact bucket, the
- * CA secret, the DNS updater's environment and logs are encrypted with it.
+ * CA secret, the DNS updater's environment and logs, and the alarm topic
+ * are encrypted with it.
  */
 export class EtcdEncryption extends Construct {
   /** ARN of the key in use. */
@@ -59,6 +60,15 @@ export class EtcdEncryption extends Construct {
             Action: ['kms:Encrypt*', 'kms:Decrypt*', 'kms:ReEncrypt*', 'kms:GenerateDataKey*', 'kms:Describe*'],
             Resource: '*',
             Condition: { ArnLike: { 'kms:EncryptionContext:aws:logs:arn': `arn:${partition}:logs:${region}:${account}:log-group:*` } },
+          },
+          {
+            // Alarms publish to the cluster's alarm topic, which this key encrypts.
+            Sid: 'CloudWatchAlarmsOfThisAccount',
+            Effect: 'Allow',
+            Principal: { Service: 'cloudwatch.amazonaws.com' },
+            Action: ['kms:Decrypt', 'kms:GenerateDataKey*'],
+            Resource: '*',
+            Condition: { StringEquals: { 'aws:SourceAccount': account } },
           },
         ],
       }),

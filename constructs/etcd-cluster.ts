@@ -8,6 +8,8 @@ import { BackupOptions, EtcdBackups } from './backups';
 import { EtcdDns } from './dns';
 import { EtcdDnsUpdater } from './dns-updater';
 import { EtcdEncryption, validateKmsKeyArn } from './encryption';
+
+import { EtcdMonitoring, MonitoringOptions } from './monitoring';
 import { autoScalingGroupName, clientUrl, normalizeDomain, peerFqdn, peerIndices, peerName, zoneIndexOf } from '../contract/naming';
 import { EtcdNetwork, EtcdNetworkProps } from './network';
 import { EtcdPeer, PeerVolumeOptions, resolveVolumeOptions } from './peer';
@@ -135,6 +137,12 @@ export interface EtcdClusterProps {
    * @default - a key is created for the cluster, with rotation on
    */
   readonly kmsKeyArn?: string;
+  /**
+   * Alarms (quorum margin, NOSPACE, quota, disk latency, snapshot age, certificates, member lists, DNS updater
+   * and agent failures), their SNS topic and a dashboard. See {@link MonitoringOptions} for defaults.
+   * @default - every alarm with its default threshold, a created topic, a dashboard
+   */
+  readonly monitoring?: MonitoringOptions;
 }
 
 const DEFAULT_ETCD_VERSION = '3.5.17';
@@ -154,6 +162,8 @@ export class EtcdCluster extends Construct {
   /** Snapshot bucket, unless backups are disabled. */
   public readonly backups?: EtcdBackups;
   public readonly dnsUpdater: EtcdDnsUpdater;
+  /** Metric permissions, alarms, their topic and the dashboard. */
+  public readonly monitoring: EtcdMonitoring;
   /** Peers by index. */
   public readonly peers: EtcdPeer[];
   /** The cluster's domain, normalized. */
@@ -222,6 +232,15 @@ export class EtcdCluster extends Construct {
       kmsKeyArn,
     });
 
+    this.monitoring = new EtcdMonitoring(this, 'monitoring', {
+      clusterName: props.clusterName,
+      kmsKeyArn,
+      instanceRoleName: this.security.instanceRole.name,
+      dnsUpdaterFunctionName: this.dnsUpdater.function.functionName,
+      snapshotIntervalMinutes: this.backups?.intervalMinutes,
+      ...props.monitoring,
+    });
+
     const imageId =
       props.imageId ??
       new DataAwsSsmParameter(this, 'al2023-image', {
@@ -288,6 +307,7 @@ export class EtcdCluster extends Construct {
     out('kms_key_arn', kmsKeyArn, 'KMS key encrypting artifacts, the CA secret, the DNS updater and the volumes (unless volume.kmsKeyArn names another)');
     if (this.backups) out('backup_bucket', this.backups.bucket.bucket, 'Bucket of the etcd snapshots (snapshots/frequent/, snapshots/daily/)');
     out('tolerates', describeSurvivability(survivability(size, props.zones.length)), 'What the layout survives while keeping quorum, with the arithmetic');
+    if (props.monitoring?.enabled !== false) out('alarm_topic_arn', this.monitoring.alarmTopicArn, 'SNS topic the cluster alarms notify');
     if (this.security.caSecret) {
       out('ca_secret_arn', this.security.caSecret.arn, 'Secret holding the cluster CA; client certificates are issued from it (see README: client certificates)');
     }

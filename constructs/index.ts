@@ -8,6 +8,7 @@ export * from './peer';
 export * from './security';
 export * from './artifacts';
 export * from './backups';
+export * from './monitoring';
 export * from './private-bucket';
 export * from '../contract/naming';
 export * from '../contract/topology';

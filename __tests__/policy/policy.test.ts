@@ -60,6 +60,16 @@ describe('security policy of the synthesized stack', () => {
         }),
       /aws_iam_role_policy\.too-broad allows ec2:AttachVolume on "\*"/,
     ],
+    [
+      'noWildcardOnWrites',
+      'metrics into any namespace',
+      (s) =>
+        new IamRolePolicy(s, 'any-namespace', {
+          role: s.cluster.security.instanceRole.id,
+          policy: JSON.stringify({ Version: '2012-10-17', Statement: [{ Effect: 'Allow', Action: 'cloudwatch:PutMetricData', Resource: '*' }] }),
+        }),
+      /aws_iam_role_policy\.any-namespace allows cloudwatch:PutMetricData on "\*"/,
+    ],
     ['bucketsPrivateAndTlsOnly', 'a public policy allowed', (s) => child(s.cluster.artifacts.store, 'public-access-block').addOverride('block_public_policy', false), /does not block all public access/],
     [
       'bucketsPrivateAndTlsOnly',

@@ -114,7 +114,18 @@ export function noWorldIngress(tf: Json): string[] {
 
 const READ_ONLY = /^[a-z0-9-]+:(Describe|List|Get)[A-Za-z]*$/;
 
-/** No IAM statement allows a write action on `Resource: "*"`. (Key policies are exempt: their "*" is the key itself.) */
+/**
+ * Writes that have no resource ARNs in IAM, with the condition that is their only scope: allowed on "*" only
+ * under that condition.
+ */
+const CONDITION_SCOPED_WRITES: Record<string, (st: Json) => boolean> = {
+  'cloudwatch:PutMetricData': (st) => typeof st.Condition?.StringEquals?.['cloudwatch:namespace'] === 'string',
+};
+
+/**
+ * No IAM statement allows a write action on `Resource: "*"`, except a write that has no resource ARNs and is
+ * scoped by its condition. (Key policies are exempt: their "*" is the key itself.)
+ */
 export function noWildcardOnWrites(tf: Json): string[] {
   const v: string[] = [];
   for (const type of ['aws_iam_role_policy', 'aws_iam_policy']) {
@@ -123,7 +134,7 @@ export function noWildcardOnWrites(tf: Json): string[] {
         if (st.Effect !== 'Allow') continue;
         const actions: string[] = [st.Action].flat();
         const wildcard = [st.Resource].flat().includes('*');
-        const writes = actions.filter((a) => !READ_ONLY.test(a));
+        const writes = actions.filter((a) => !READ_ONLY.test(a) && !CONDITION_SCOPED_WRITES[a]?.(st));
         if (wildcard && writes.length) v.push(`${type}.${name} allows ${writes.join(', ')} on "*"`);
       }
     }
