@@ -154,6 +154,33 @@ WantedBy=timers.target
   };
 }
 
+/** Every minute, after etcd: this peer's and the cluster's figures, for the alarms and the dashboard. */
+export function metricsUnits(): { service: string; timer: string } {
+  return {
+    service: `[Unit]
+Description=Publish this etcd peer's and its cluster's metrics
+After=etcd.service
+Requisite=etcd.service
+
+[Service]
+Type=oneshot
+ExecStart=${agentCommandLine(AGENT_COMMANDS.metrics)}
+TimeoutStartSec=50
+`,
+    timer: `[Unit]
+Description=etcd metrics every minute
+
+[Timer]
+OnBootSec=1min
+OnUnitActiveSec=1min
+AccuracySec=5s
+
+[Install]
+WantedBy=timers.target
+`,
+  };
+}
+
 /** Marks the instance unhealthy when the agent gives up, so its group replaces it instead of leaving a peer down. */
 export function agentFailedUnit(): string {
   return `[Unit]
@@ -232,10 +259,11 @@ export function renderUserData(input: UserDataInput): string {
     ...unitFile('etcd.service', etcdUnit(c.etcdConfigFile, c.etcdUser, c.dataDir)),
     ...unitFile('etcd-learner-promote.service', learnerPromoteUnit()),
   );
-  // Timers: snapshots (only the leader takes one) and certificate renewal.
+  // Timers: snapshots (only the leader takes one), certificate renewal and metrics.
   const timers: [string, { service: string; timer: string }][] = [];
   if (c.backup && input.snapshotIntervalMinutes) timers.push(['etcd-snapshot', snapshotUnits(input.snapshotIntervalMinutes)]);
   if (c.tls) timers.push(['etcd-certificates', renewalUnits()]);
+  timers.push(['etcd-metrics', metricsUnits()]);
   for (const [name, units] of timers) lines.push(...unitFile(`${name}.service`, units.service), ...unitFile(`${name}.timer`, units.timer));
   const timerNames = timers.map(([name]) => `${name}.timer`);
   lines.push(

@@ -11,6 +11,7 @@ export const AGENT_COMMANDS = {
   promote: 'promote',
   renewCertificates: 'renew-certificates',
   issueClientCert: 'issue-client-cert',
+  metrics: 'metrics',
 } as const;
 
 /** One subcommand of `node-agent`. */

@@ -22,6 +22,7 @@ import { issueCertificate } from './pki';
 import type { BackupStore, CaStore } from './ports';
 import { LocalVolumeProvider } from './local';
 import { promoteSelf } from './learner';
+import { CloudWatchMetricsSink, collectMetrics, MetricsSink, publishMetrics } from './metrics-collect';
 import { CliSnapshotRestorer } from './restore';
 import { prepareVolume } from './volume';
 import { peerName } from '../contract/naming';
@@ -42,6 +43,10 @@ const USAGE = `usage:
       (runs after etcd starts; does nothing otherwise)
   node-agent renew-certificates --config FILE
       issue this peer's certificate again from the cluster CA (a daily timer runs this)
+  node-agent metrics --config FILE
+      collect this peer's and the cluster's figures (quorum margin, database against quota, disk latency,
+      certificates, snapshot age, member lists) and publish them: a log line, and CloudWatch on AWS
+      (a timer runs this every minute)
   node-agent issue-client-cert (--ca-secret ARN | --ca-dir DIR | --config FILE) --name NAME --out DIR [--hours 720]
       issue a client certificate (e.g. for kube-apiserver) from the cluster CA into DIR;
       --ca-secret is the stack's ca_secret_arn output (needs secretsmanager:GetSecretValue on it)`;
@@ -111,6 +116,11 @@ function caStoreFor(config: AgentConfig): CaStore | undefined {
   return config.mode === 'aws' ? new SecretsManagerCaStore(config.ca!.secretId!) : new DirectoryCaStore(config.ca!.dir!);
 }
 
+/** On AWS figures go to CloudWatch; locally the log line is the whole record. */
+function metricsSinkFor(config: AgentConfig): MetricsSink | undefined {
+  return config.mode === 'aws' ? new CloudWatchMetricsSink(config.clusterName, config.peerIndex) : undefined;
+}
+
 type Handler = (args: string[], log: Logger) => Promise<number>;
 
 /** One handler per contract command: the compiler refuses a command the units name and the CLI lacks. */
@@ -127,16 +137,24 @@ const HANDLERS: Record<AgentCommand, Handler> = {
       resolver = custom;
     }
     const membership = new EtcdctlMembership(config, etcdctlPrefix(config));
-    await boot(config, {
-      volumes,
-      resolver,
-      log,
-      caStore: caStoreFor(config),
-      membership,
-      backups: backupStoreFor(config),
-      restorer: new CliSnapshotRestorer(config),
-      listenAddress: config.mode === 'local' ? config.local!.ipAddress : '0.0.0.0',
-    });
+    try {
+      await boot(config, {
+        volumes,
+        resolver,
+        log,
+        caStore: caStoreFor(config),
+        membership,
+        backups: backupStoreFor(config),
+        restorer: new CliSnapshotRestorer(config),
+        listenAddress: config.mode === 'local' ? config.local!.ipAddress : '0.0.0.0',
+      });
+    } catch (error) {
+      // A failed boot leaves this peer down: count it where the alarm looks, as far as the failure lets us.
+      await publishMetrics(config, { agentBootFailures: 1 }, { log, sink: metricsSinkFor(config) }).catch(
+        (e) => log.warn('could not publish the boot failure', { error: (e as Error).message }),
+      );
+      throw error;
+    }
     return 0;
   },
   [AGENT_COMMANDS.snapshot]: async (rest, log) => {
@@ -147,6 +165,12 @@ const HANDLERS: Record<AgentCommand, Handler> = {
     // The report first: it must stay current even while snapshots fail.
     await refreshPeerReport(config, store, log);
     await takeSnapshot(config, { etcd, store, log });
+    return 0;
+  },
+  [AGENT_COMMANDS.metrics]: async (rest, log) => {
+    const config = readConfig(parseFlags(rest, ['config']).config);
+    const values = await collectMetrics(config, { prefix: etcdctlPrefix(config), store: backupStoreFor(config), log });
+    await publishMetrics(config, values, { log, sink: metricsSinkFor(config) });
     return 0;
   },
   [AGENT_COMMANDS.promote]: async (rest, log) => {

@@ -89,3 +89,14 @@ describe('user data', () => {
     expect(script).not.toContain('\\');
   });
 });
+
+describe('metrics timer', () => {
+  const script = renderUserData(input);
+  test('every peer publishes its metrics every minute, only while etcd runs', () => {
+    expect(script).toContain("cat > /etc/systemd/system/etcd-metrics.timer <<'END_OF_UNIT'");
+    expect(script).toMatch(/ExecStart=\S+ \S+ metrics --config \/etc\/etcd-node-agent\/config.json/);
+    expect(script).toMatch(/OnUnitActiveSec=1min/);
+    expect(script).toMatch(/Requisite=etcd.service/);
+    expect(script).toMatch(/systemctl enable etcd-node-agent.service etcd.service .*etcd-metrics.timer/);
+  });
+});
