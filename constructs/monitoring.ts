@@ -29,6 +29,12 @@ export interface MonitoringThresholds {
    * @default - two backup intervals
    */
   readonly snapshotAgeSeconds?: number;
+  /**
+   * Alarm when no snapshot younger than this many seconds has been proven restorable (restored and served by a
+   * throwaway etcd).
+   * @default 86400 (a day)
+   */
+  readonly verifiedRestoreAgeSeconds?: number;
 }
 
 /** Metrics, alarms and the dashboard. */
@@ -97,6 +103,7 @@ export class EtcdMonitoring extends Construct {
     const quota = t.quotaUsedPercent ?? 80;
     const fsync = t.walFsyncP99Ms ?? 10;
     const certDays = t.certificateDaysLeft ?? 7;
+    const verifiedAge = t.verifiedRestoreAgeSeconds ?? 86_400;
     const snapshotAge = t.snapshotAgeSeconds ?? (props.snapshotIntervalMinutes ? 2 * props.snapshotIntervalMinutes * 60 : undefined);
     if (!(quota > 0 && quota < 100)) throw new Error(`monitoring.thresholds.quotaUsedPercent must be between 0 and 100 (NOSPACE comes at 100), got ${quota}`);
     if (!(fsync > 0)) throw new Error(`monitoring.thresholds.walFsyncP99Ms must be a positive number of milliseconds, got ${fsync}`);
@@ -104,6 +111,7 @@ export class EtcdMonitoring extends Construct {
     if (snapshotAge !== undefined && !(snapshotAge >= 60)) {
       throw new Error(`monitoring.thresholds.snapshotAgeSeconds must be at least 60, got ${snapshotAge}`);
     }
+    if (!(verifiedAge >= 3600)) throw new Error(`monitoring.thresholds.verifiedRestoreAgeSeconds must be at least 3600 (one peer verifies each hour), got ${verifiedAge}`);
     if (props.alarmTopicArn !== undefined && !Token.isUnresolved(props.alarmTopicArn) && !/^arn:aws[a-z-]*:sns:[a-z0-9-]+:\d{12}:[A-Za-z0-9_-]+(\.fifo)?$/.test(props.alarmTopicArn)) {
       throw new Error(`monitoring.alarmTopicArn must be an SNS topic ARN (arn:aws:sns:REGION:ACCOUNT:NAME), got "${props.alarmTopicArn}"`);
     }
@@ -144,6 +152,11 @@ export class EtcdMonitoring extends Construct {
       { id: 'agent-boot', metric: 'agentBootFailures', statistic: 'Sum', comparison: 'GreaterThanOrEqualToThreshold', threshold: 1, periodSeconds: 300, evaluationPeriods: 1, missing: 'notBreaching', description: 'A node agent boot failed: that peer stays down until its group replaces it' },
     ];
     if (snapshotAge !== undefined) {
+      // One peer verifies each hour; a 3-hour period never lacks a figure while verification runs.
+      specs.push(
+        { id: 'verified-restore-age', metric: 'verifiedRestoreAgeSeconds', statistic: 'Minimum', comparison: 'GreaterThanThreshold', threshold: verifiedAge, periodSeconds: 10_800, evaluationPeriods: 1, missing: 'breaching', description: `No snapshot younger than ${verifiedAge} s has been proven restorable` },
+        { id: 'backup-verify', metric: 'backupVerifyFailures', statistic: 'Maximum', comparison: 'GreaterThanOrEqualToThreshold', threshold: 1, periodSeconds: 3600, evaluationPeriods: 1, missing: 'notBreaching', description: 'The newest snapshot could not be restored and served: it is corrupt or incomplete' },
+      );
       specs.push({ id: 'snapshot-age', metric: 'snapshotAgeSeconds', statistic: 'Minimum', comparison: 'GreaterThanThreshold', threshold: snapshotAge, periodSeconds: 300, evaluationPeriods: 1, missing: 'breaching', description: `The newest snapshot is older than ${snapshotAge} s: backups are failing` });
     }
     const cluster = { [METRIC_DIMENSIONS.cluster]: props.clusterName };
@@ -198,7 +211,7 @@ export class EtcdMonitoring extends Construct {
             widget('Members and quorum margin', [series('membersHealthy', 'Maximum'), series('quorumMargin', 'Maximum')], 0, 0, { horizontal: [{ value: 0, label: 'no margin left' }] }),
             widget('Disk latency, p99 (ms)', [series('walFsyncP99Ms', 'Maximum'), series('backendCommitP99Ms', 'Maximum')], 12, 0, { horizontal: [{ value: fsync, label: 'alarm' }] }),
             widget('Database against quota (%)', [series('dbQuotaUsedPercent', 'Maximum'), series('nospaceAlarm', 'Maximum')], 0, 6, { horizontal: [{ value: quota, label: 'alarm' }] }),
-            widget('Backups (age, s)', [series('snapshotAgeSeconds', 'Minimum')], 12, 6),
+            widget('Backups and verified restores (age, s)', [series('snapshotAgeSeconds', 'Minimum'), series('verifiedRestoreAgeSeconds', 'Minimum'), series('backupVerifyFailures', 'Maximum')], 12, 6),
             widget('Certificates (days left) and leader changes', [series('certificateDaysLeft', 'Minimum'), series('leaderChanges', 'Maximum')], 0, 12),
           ],
         }),

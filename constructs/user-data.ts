@@ -181,6 +181,35 @@ WantedBy=timers.target
   };
 }
 
+/** Hourly, after etcd: the peer whose turn it is restores the newest snapshot off the data volume and checks it. */
+export function verifyBackupUnits(): { service: string; timer: string } {
+  return {
+    service: `[Unit]
+Description=Prove the newest etcd snapshot restorable (only the peer whose turn it is)
+After=etcd.service
+Requisite=etcd.service
+
+[Service]
+Type=oneshot
+ExecStart=${agentCommandLine(AGENT_COMMANDS.verifyBackup)}
+TimeoutStartSec=45min
+Nice=10
+IOSchedulingClass=idle
+`,
+    timer: `[Unit]
+Description=Hourly verification of the newest etcd snapshot
+
+[Timer]
+OnBootSec=20min
+OnCalendar=hourly
+RandomizedDelaySec=5min
+
+[Install]
+WantedBy=timers.target
+`,
+  };
+}
+
 /** Marks the instance unhealthy when the agent gives up, so its group replaces it instead of leaving a peer down. */
 export function agentFailedUnit(): string {
   return `[Unit]
@@ -259,9 +288,11 @@ export function renderUserData(input: UserDataInput): string {
     ...unitFile('etcd.service', etcdUnit(c.etcdConfigFile, c.etcdUser, c.dataDir)),
     ...unitFile('etcd-learner-promote.service', learnerPromoteUnit()),
   );
-  // Timers: snapshots (only the leader takes one), certificate renewal and metrics.
+  // Timers: snapshots (only the leader takes one) and their verification, certificate renewal and metrics.
   const timers: [string, { service: string; timer: string }][] = [];
-  if (c.backup && input.snapshotIntervalMinutes) timers.push(['etcd-snapshot', snapshotUnits(input.snapshotIntervalMinutes)]);
+  if (c.backup && input.snapshotIntervalMinutes) {
+    timers.push(['etcd-snapshot', snapshotUnits(input.snapshotIntervalMinutes)], ['etcd-verify-backup', verifyBackupUnits()]);
+  }
   if (c.tls) timers.push(['etcd-certificates', renewalUnits()]);
   timers.push(['etcd-metrics', metricsUnits()]);
   for (const [name, units] of timers) lines.push(...unitFile(`${name}.service`, units.service), ...unitFile(`${name}.timer`, units.timer));

@@ -12,6 +12,7 @@ export const AGENT_COMMANDS = {
   renewCertificates: 'renew-certificates',
   issueClientCert: 'issue-client-cert',
   metrics: 'metrics',
+  verifyBackup: 'verify-backup',
 } as const;
 
 /** One subcommand of `node-agent`. */

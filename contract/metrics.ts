@@ -27,6 +27,7 @@ export const METRICS = {
   certificateDaysLeft: { name: 'CertificateDaysLeft', unit: 'Count', perPeer: true, about: "days until this peer's certificate expires" },
   nospaceAlarm: { name: 'NospaceAlarm', unit: 'Count', perPeer: false, about: '1 while etcd has a NOSPACE alarm raised' },
   memberListAgrees: { name: 'MemberListAgrees', unit: 'Count', perPeer: false, about: '1 when every member reports the same member list and cluster id' },
+  backupVerifyFailures: { name: 'BackupVerifyFailures', unit: 'Count', perPeer: false, about: 'newest snapshots that could not be restored and served' },
   defragFreedBytes: { name: 'DefragFreedBytes', unit: 'Bytes', perPeer: true, about: 'bytes a defragmentation gave back' },
   dnsUpdaterErrors: { name: 'DnsUpdaterErrors', unit: 'Count', perPeer: false, about: 'DNS updater invocations that failed' },
   agentBootFailures: { name: 'AgentBootFailures', unit: 'Count', perPeer: true, about: 'node agent boots that failed (etcd stayed down)' },

@@ -23,6 +23,8 @@ import type { BackupStore, CaStore } from './ports';
 import { LocalVolumeProvider } from './local';
 import { promoteSelf } from './learner';
 import { CloudWatchMetricsSink, collectMetrics, MetricsSink, publishMetrics } from './metrics-collect';
+import { logOutcome, verifyBackupIfOurTurn } from './verify-backup';
+import type { MetricValues } from '../contract/metrics';
 import { CliSnapshotRestorer } from './restore';
 import { prepareVolume } from './volume';
 import { peerName } from '../contract/naming';
@@ -47,6 +49,10 @@ const USAGE = `usage:
       collect this peer's and the cluster's figures (quorum margin, database against quota, disk latency,
       certificates, snapshot age, member lists) and publish them: a log line, and CloudWatch on AWS
       (a timer runs this every minute)
+  node-agent verify-backup --config FILE
+      if it is this peer's turn (the peers other than the leader take turns by the hour): restore the
+      newest snapshot into a scratch dir off the data volume, serve it from a throwaway etcd on loopback,
+      check it against its upload record, and publish the result (an hourly timer runs this)
   node-agent issue-client-cert (--ca-secret ARN | --ca-dir DIR | --config FILE) --name NAME --out DIR [--hours 720]
       issue a client certificate (e.g. for kube-apiserver) from the cluster CA into DIR;
       --ca-secret is the stack's ca_secret_arn output (needs secretsmanager:GetSecretValue on it)`;
@@ -172,6 +178,21 @@ const HANDLERS: Record<AgentCommand, Handler> = {
     const values = await collectMetrics(config, { prefix: etcdctlPrefix(config), store: backupStoreFor(config), log });
     await publishMetrics(config, values, { log, sink: metricsSinkFor(config) });
     return 0;
+  },
+  [AGENT_COMMANDS.verifyBackup]: async (rest, log) => {
+    const config = readConfig(parseFlags(rest, ['config']).config);
+    const store = backupStoreFor(config);
+    if (!store) throw new UsageError('this config has no "backup" destination: there is nothing to verify');
+    const outcome = await verifyBackupIfOurTurn(config, { store, prefix: etcdctlPrefix(config), log });
+    if (!outcome) return 0;
+    logOutcome(config, outcome, log);
+    const values: MetricValues = outcome.verified
+      ? { verifiedRestoreAgeSeconds: Math.round((Date.now() - outcome.takenAt) / 1000), backupVerifyFailures: 0 }
+      : outcome.corrupt
+        ? { backupVerifyFailures: 1 }
+        : {};
+    await publishMetrics(config, values, { log, sink: metricsSinkFor(config) });
+    return outcome.verified || !outcome.corrupt ? 0 : 1;
   },
   [AGENT_COMMANDS.promote]: async (rest, log) => {
     const config = readConfig(parseFlags(rest, ['config']).config);

@@ -16,6 +16,8 @@ describe('monitoring', () => {
     ['CertificateDaysLeft', 'LessThanThreshold', 7, 'Minimum', 'notBreaching'],
     ['MemberListAgrees', 'LessThanThreshold', 1, 'Minimum', 'notBreaching'],
     ['AgentBootFailures', 'GreaterThanOrEqualToThreshold', 1, 'Sum', 'notBreaching'],
+    ['VerifiedRestoreAgeSeconds', 'GreaterThanThreshold', 86400, 'Minimum', 'breaching'],
+    ['BackupVerifyFailures', 'GreaterThanOrEqualToThreshold', 1, 'Maximum', 'notBreaching'],
   ])('%s alarms (%s %d, %s) in namespace EtcdCluster and notifies the topic', (metric, comparison, threshold, statistic, missing) => {
     const [alarm] = byMetric(metric);
     expect(byMetric(metric)).toHaveLength(1);
@@ -53,7 +55,7 @@ describe('monitoring', () => {
     const body = JSON.parse(dashboards[0].dashboard_body);
     const named = body.widgets.flatMap((w: any) => w.properties.metrics.map((m: any[]) => m[1]));
     expect(named).toEqual(
-      expect.arrayContaining(['QuorumMargin', 'MembersHealthy', 'WalFsyncP99Ms', 'BackendCommitP99Ms', 'DbQuotaUsedPercent', 'SnapshotAgeSeconds', 'CertificateDaysLeft']),
+      expect.arrayContaining(['QuorumMargin', 'MembersHealthy', 'WalFsyncP99Ms', 'BackendCommitP99Ms', 'DbQuotaUsedPercent', 'SnapshotAgeSeconds', 'VerifiedRestoreAgeSeconds', 'CertificateDaysLeft']),
     );
   });
 
@@ -69,9 +71,9 @@ describe('monitoring', () => {
   });
 
   test('without backups there is no snapshot-age alarm; disabled, only the publishing right stays', () => {
-    expect(Object.values(synthCluster({ backup: { enabled: false } }).resources('aws_cloudwatch_metric_alarm')).map((a) => a.metric_name)).not.toContain(
-      'SnapshotAgeSeconds',
-    );
+    const withoutBackups = Object.values(synthCluster({ backup: { enabled: false } }).resources('aws_cloudwatch_metric_alarm')).map((a) => a.metric_name);
+    expect(withoutBackups).not.toContain('SnapshotAgeSeconds');
+    expect(withoutBackups).not.toContain('VerifiedRestoreAgeSeconds');
     const off = synthCluster({ monitoring: { enabled: false } });
     expect(Object.keys(off.resources('aws_cloudwatch_metric_alarm'))).toHaveLength(0);
     expect(Object.keys(off.resources('aws_cloudwatch_dashboard'))).toHaveLength(0);
@@ -84,6 +86,7 @@ describe('monitoring', () => {
     [{ thresholds: { certificateDaysLeft: 0.5 } }, 'monitoring.thresholds.certificateDaysLeft must be a whole number'],
     [{ thresholds: { snapshotAgeSeconds: 5 } }, 'monitoring.thresholds.snapshotAgeSeconds must be at least 60'],
     [{ alarmTopicArn: 'pager' }, 'monitoring.alarmTopicArn must be an SNS topic ARN'],
+    [{ thresholds: { verifiedRestoreAgeSeconds: 600 } }, 'monitoring.thresholds.verifiedRestoreAgeSeconds must be at least 3600'],
   ])('bad input %j is refused naming the prop', (options, message) => {
     const build = () =>
       Testing.synthScope((s) => {
