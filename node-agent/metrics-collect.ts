@@ -15,7 +15,7 @@ import { METRIC_NAMESPACE, METRICS, MetricKey, MetricValues } from '../contract/
 import { clientUrl, peerName } from '../contract/naming';
 import type { Logger } from '../runtime/log';
 import { AWS_RETRY, SDK_CLIENT_CONFIG, withRetry } from '../runtime/retry';
-import type { BackupStore } from './backup';
+import type { BackupStore, MetricsSink } from './ports';
 import { runEtcdctl } from './etcdctl';
 import {
   daysLeft,
@@ -32,11 +32,6 @@ import {
   quorumMargin,
   quotaUsedPercent,
 } from './metrics';
-
-/** Where published figures go. */
-export interface MetricsSink {
-  publish(values: MetricValues, at: Date): Promise<void>;
-}
 
 /** PutMetricData in namespace `EtcdCluster`, each value under its dimension sets. */
 export class CloudWatchMetricsSink implements MetricsSink {

@@ -9,6 +9,7 @@ import type { Logger } from '../runtime/log';
 import type { ClusterView, MemberEntry } from './membership';
 import type { CertificateMaterial } from './pki';
 import type { PeerReport, PeerReportBody, SnapshotRef } from './recovery';
+import type { MetricValues } from '../contract/metrics';
 
 /** Who this instance is. */
 export interface Identity {
@@ -89,4 +90,15 @@ export interface SnapshotRestorer {
 export interface CaStore {
   /** Returns the cluster CA, creating it exactly once if the store holds none. */
   getOrCreate(create: () => Promise<CertificateMaterial>): Promise<CertificateMaterial>;
+}
+
+/** Where published figures go: CloudWatch on AWS; locally the log line is the whole record. */
+export interface MetricsSink {
+  publish(values: MetricValues, at: Date): Promise<void>;
+}
+
+/** A single-member etcd on loopback, started on a restored data dir and stopped after the check. */
+export interface ThrowawayEtcd {
+  /** Serves `dataDir` and returns its revision and how many keys it holds; always stops the member. */
+  serve(dataDir: string, ports: { client: number; peer: number }): Promise<{ revision: number; keys: number }>;
 }

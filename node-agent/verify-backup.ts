@@ -13,9 +13,10 @@ import type { AgentConfig } from '../contract/agent-config';
 import { clientUrl, peerName, parsePeerName } from '../contract/naming';
 import type { Logger } from '../runtime/log';
 import { done, notYet, pollUntil } from '../runtime/retry';
-import type { BackupStore } from './backup';
+import type { BackupStore, ThrowawayEtcd } from './ports';
 import { newestSnapshot } from './recovery';
-import { CliSnapshotRestorer, SnapshotRestorer } from './restore';
+import { CliSnapshotRestorer } from './restore';
+import type { SnapshotRestorer } from './ports';
 import { runEtcdctl } from './etcdctl';
 import { run, sha256OfFile } from './system';
 
@@ -61,12 +62,6 @@ export function judgeRestore(facts: VerifyFacts): { ok: true } | { ok: false; re
 export type VerifyOutcome =
   | { readonly verified: true; readonly key: string; readonly takenAt: number; readonly revision: number; readonly keys: number; readonly seconds: number }
   | { readonly verified: false; readonly key?: string; readonly reason: string; readonly corrupt: boolean };
-
-/** A single-member etcd on loopback, started on a restored data dir and stopped after the check. */
-export interface ThrowawayEtcd {
-  /** Serves `dataDir` and returns its revision and how many keys it holds; always stops the member. */
-  serve(dataDir: string, ports: { client: number; peer: number }): Promise<{ revision: number; keys: number }>;
-}
 
 /** Restores and checks the newest snapshot in a scratch dir under `workDir` (never the data dir). */
 export async function verifyNewestSnapshot(
