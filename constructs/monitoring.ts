@@ -179,7 +179,8 @@ export class EtcdMonitoring extends Construct {
     }
     this.alarms['dns-updater-errors'] = new CloudwatchMetricAlarm(this, 'dns-updater-errors', {
       alarmName: `${props.clusterName}-etcd-dns-updater-errors`,
-      alarmDescription: 'The DNS updater failed: peer-N records may point at dead instances until the next reconcile',
+      // Sustained failure only: a launch whose new instance has no IP yet fails an invocation on purpose, to be retried.
+      alarmDescription: 'The DNS updater failed in each of the last 15 minutes: peer-N records may point at dead instances',
       namespace: 'AWS/Lambda',
       metricName: 'Errors',
       dimensions: { FunctionName: props.dnsUpdaterFunctionName },
@@ -187,7 +188,8 @@ export class EtcdMonitoring extends Construct {
       comparisonOperator: 'GreaterThanOrEqualToThreshold',
       threshold: 1,
       period: 300,
-      evaluationPeriods: 1,
+      evaluationPeriods: 3,
+      datapointsToAlarm: 3,
       treatMissingData: 'notBreaching',
       alarmActions: [this.alarmTopicArn],
       okActions: [this.alarmTopicArn],

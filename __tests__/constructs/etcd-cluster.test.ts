@@ -186,6 +186,7 @@ describe('default cluster: 9 peers over 3 zones', () => {
   test('outputs name the zone, SRV names, peers, endpoints, groups and volumes', () => {
     expect(Object.keys(stack.json.output).sort()).toEqual(
       [
+        'etcd_alarm_topic_arn',
         'etcd_artifact_bucket',
         'etcd_backup_bucket',
         'etcd_autoscaling_group_names',
