@@ -11,7 +11,7 @@ import { LambdaPermission } from '@cdktf/provider-aws/lib/lambda-permission';
 import { join } from 'path';
 import { Bundle, bundleEntry } from '../runtime/bundle';
 import { AUTO_SCALING_SOURCE, SUBSCRIBED_DETAIL_TYPES } from '../contract/events';
-import { autoScalingGroupName, autoScalingGroupNamePattern, peerIndices } from '../contract/naming';
+import { autoScalingGroupName, peerIndices } from '../contract/naming';
 import { DEFAULT_RECORD_TTL, updaterSettingsToEnv } from '../contract/updater-settings';
 
 /**
@@ -116,7 +116,8 @@ export class EtcdDnsUpdater extends Construct {
             Sid: 'CompleteThisClustersLaunchHooks',
             Effect: 'Allow',
             Action: ['autoscaling:CompleteLifecycleAction'],
-            Resource: `arn:${partition}:autoscaling:*:*:autoScalingGroup:*:autoScalingGroupName/${autoScalingGroupNamePattern(props.clusterName)}`,
+            // The groups by name, not `<cluster>-peer-*`, which would also match groups beyond the cluster.
+            Resource: groupNames.map((name) => `arn:${partition}:autoscaling:*:*:autoScalingGroup:*:autoScalingGroupName/${name}`),
           },
           ...(props.kmsKeyArn
             ? [{ Sid: 'DecryptOwnEnvironment', Effect: 'Allow', Action: ['kms:Decrypt'], Resource: props.kmsKeyArn }]
@@ -141,6 +142,9 @@ export class EtcdDnsUpdater extends Construct {
       sourceCodeHash: this.bundle.sha256,
       memorySize: 256,
       timeout: 60,
+      // One invocation at a time: a reconcile and a launch hook never overlap, so a write decided on an older
+      // view cannot land after a newer one (the writes are also conditional; see the README).
+      reservedConcurrentExecutions: 1,
       kmsKeyArn: props.kmsKeyArn,
       environment: {
         variables: updaterSettingsToEnv({

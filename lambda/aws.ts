@@ -1,11 +1,11 @@
 /** AWS adapters of the DNS updater: thin translations between SDK v3 shapes and the pure decisions. */
 import { AutoScalingClient, CompleteLifecycleActionCommand } from '@aws-sdk/client-auto-scaling';
 import { DescribeInstancesCommand, DescribeInstancesCommandOutput, EC2Client, Filter } from '@aws-sdk/client-ec2';
-import { ChangeResourceRecordSetsCommand, ListResourceRecordSetsCommand, Route53Client } from '@aws-sdk/client-route-53';
+import { Change, ChangeResourceRecordSetsCommand, ListResourceRecordSetsCommand, Route53Client } from '@aws-sdk/client-route-53';
 import { CLUSTER_TAG_KEY, normalizeDomain, peerIndexOfGroup } from '../contract/naming';
 import { AWS_RETRY, RetryOptions, SDK_CLIENT_CONFIG, withRetry } from '../runtime/retry';
 import { LifecycleAction } from './events';
-import type { UpdaterPort } from './port';
+import { PeerRecordWrite, RecordChangeRejected, UpdaterPort } from './port';
 import { ObservedInstance, ObservedRecord } from './reconcile';
 
 /** Settings of {@link AwsUpdaterPort}. */
@@ -30,8 +30,9 @@ export class AwsUpdaterPort implements UpdaterPort {
   }
 
   async describePeerInstances(scope: { groupName: string } | { all: true }): Promise<ObservedInstance[]> {
+    // Every state: a hook whose instance EC2 lists as shutting down or terminated is no longer needed,
+    // while one EC2 does not list yet is new (EC2 keeps terminated instances listed for about an hour).
     const filters: Filter[] = [
-      { Name: 'instance-state-name', Values: ['pending', 'running'] },
       'groupName' in scope
         ? { Name: 'tag:aws:autoscaling:groupName', Values: [scope.groupName] }
         : { Name: `tag:${CLUSTER_TAG_KEY}`, Values: [this.settings.clusterName] },
@@ -84,34 +85,56 @@ export class AwsUpdaterPort implements UpdaterPort {
     }
   }
 
-  async upsertPeerRecords(records: { fqdn: string; ip: string }[], ttl: number, comment: string): Promise<void> {
-    await this.retry(() =>
-      this.route53.send(
-        new ChangeResourceRecordSetsCommand({
-          HostedZoneId: this.settings.hostedZoneId,
-          ChangeBatch: {
-            Comment: comment,
-            Changes: records.map((r) => ({
-              Action: 'UPSERT',
-              ResourceRecordSet: { Name: r.fqdn, Type: 'A', TTL: ttl, ResourceRecords: [{ Value: r.ip }] },
-            })),
-          },
-        }),
-      ),
-    );
+  async writePeerRecords(writes: readonly PeerRecordWrite[], comment: string): Promise<void> {
+    const record = (name: string, ttl: number | undefined, values: readonly string[]) => ({
+      Name: name,
+      Type: 'A' as const,
+      TTL: ttl,
+      ResourceRecords: values.map((Value) => ({ Value })),
+    });
+    // DELETE of the exact record read, then CREATE, in one batch: Route 53 applies a batch atomically and
+    // refuses a DELETE that does not match the record as it is, so this is a compare-and-swap (UPSERT is blind).
+    const changes: Change[] = writes.flatMap((w) => [
+      ...(w.expected ? [{ Action: 'DELETE' as const, ResourceRecordSet: record(w.fqdn, w.expected.ttl, w.expected.values) }] : []),
+      { Action: 'CREATE' as const, ResourceRecordSet: record(w.fqdn, w.ttl, [w.ip]) },
+    ]);
+    try {
+      await this.retry(() =>
+        this.route53.send(new ChangeResourceRecordSetsCommand({ HostedZoneId: this.settings.hostedZoneId, ChangeBatch: { Comment: comment, Changes: changes } })),
+      );
+    } catch (error) {
+      const name = (error as { name?: string }).name;
+      if (name === 'InvalidChangeBatch' || name === 'InvalidInput') {
+        throw new RecordChangeRejected(`${name}: ${(error as Error).message}`, { cause: error });
+      }
+      throw error;
+    }
   }
 
-  async completeLifecycleAction(action: LifecycleAction): Promise<void> {
-    await this.retry(() =>
-      this.autoscaling.send(
-        new CompleteLifecycleActionCommand({
-          AutoScalingGroupName: action.groupName,
-          LifecycleHookName: action.hookName,
-          LifecycleActionToken: action.token,
-          InstanceId: action.instanceId,
-          LifecycleActionResult: 'CONTINUE',
-        }),
-      ),
-    );
+  async completeLifecycleAction(action: LifecycleAction): Promise<'completed' | 'not-needed'> {
+    try {
+      await this.retry(() =>
+        this.autoscaling.send(
+          new CompleteLifecycleActionCommand({
+            AutoScalingGroupName: action.groupName,
+            LifecycleHookName: action.hookName,
+            LifecycleActionToken: action.token,
+            InstanceId: action.instanceId,
+            LifecycleActionResult: 'CONTINUE',
+          }),
+        ),
+      );
+      return 'completed';
+    } catch (error) {
+      // EventBridge delivers at least once: a second delivery finds the action completed by the first.
+      if (isNoActiveLifecycleAction(error)) return 'not-needed';
+      throw error;
+    }
   }
+}
+
+/** Auto Scaling's answer for a lifecycle action that is no longer pending (by instance id or by token). */
+function isNoActiveLifecycleAction(error: unknown): boolean {
+  const e = error as { name?: string; message?: string };
+  return e?.name === 'ValidationError' && /no active lifecycle action found/i.test(e.message ?? '');
 }

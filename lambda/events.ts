@@ -21,8 +21,8 @@ export type Trigger =
 
 const GROUP_DETAIL_TYPES = new Set<string>(Object.values(AUTO_SCALING_DETAIL_TYPES));
 
-/** Classifies an EventBridge event; never throws, whatever the input. */
-export function classifyEvent(event: unknown, clusterName: string): Trigger {
+/** Classifies an EventBridge event for a cluster of `peerCount` peers; never throws, whatever the input. */
+export function classifyEvent(event: unknown, clusterName: string, peerCount: number): Trigger {
   if (typeof event !== 'object' || event === null) return { kind: 'ignore', reason: 'event is not an object' };
   const e = event as Record<string, unknown>;
   const detailType = e['detail-type'];
@@ -36,6 +36,10 @@ export function classifyEvent(event: unknown, clusterName: string): Trigger {
   if (typeof groupName !== 'string') return { kind: 'ignore', reason: 'detail.AutoScalingGroupName missing' };
   const peerIndex = peerIndexOfGroup(clusterName, groupName);
   if (peerIndex === undefined) return { kind: 'ignore', reason: `group ${groupName} is not a peer group of ${clusterName}` };
+  // The rule and the IAM policy name only the cluster's groups; a group beyond them is never the updater's to write.
+  if (peerIndex >= peerCount) {
+    return { kind: 'ignore', reason: `group ${groupName} is beyond the cluster's ${peerCount} peers (peer-0 to peer-${peerCount - 1})` };
+  }
 
   if (detailType === AUTO_SCALING_DETAIL_TYPES.launchLifecycleAction) {
     if (detail?.Event === 'autoscaling:TEST_NOTIFICATION') return { kind: 'ignore', reason: 'lifecycle hook test notification' };

@@ -15,7 +15,7 @@ import { ChildProcess, spawn } from 'child_process';
 import { closeSync, createWriteStream, openSync, promises as fs } from 'fs';
 import { join } from 'path';
 import { autoScalingGroupName, ETCD_CLIENT_PORT, ETCD_PEER_PORT, peerFqdn, peerIndexOfGroup, peerIndices, peerName, PLACEHOLDER_ADDRESS, srvNames, zoneIndexOf } from '../contract/naming';
-import type { UpdaterPort } from '../lambda/port';
+import { RecordChangeRejected, UpdaterPort } from '../lambda/port';
 import { LifecycleAction } from '../lambda/events';
 import { handleEvent, UpdaterSettings } from '../lambda/index';
 import { ObservedInstance, ObservedRecord } from '../lambda/reconcile';
@@ -524,14 +524,23 @@ export class LocalCluster {
 
   private async invokeUpdater(event: unknown): Promise<void> {
     try {
-      await handleEvent(event, this.updaterSettings, this.updaterPort(), this.log);
+      await this.runUpdaterOnce(event);
     } catch (error) {
       // As on AWS: a failed invocation is retried; the scheduled reconcile catches what is left.
       this.progress(`dns updater failed once (${(error as Error).message}); retrying`);
       await sleep(300);
-      await handleEvent(event, this.updaterSettings, this.updaterPort(), this.log).catch((e) => this.progress(`dns updater failed again: ${(e as Error).message}`));
+      await this.runUpdaterOnce(event).catch((e) => this.progress(`dns updater failed again: ${(e as Error).message}`));
     }
   }
+
+  /** One invocation at a time, as the function's reserved concurrency of 1 runs them on AWS. */
+  private runUpdaterOnce(event: unknown): Promise<unknown> {
+    const run = this.updaterRuns.then(() => handleEvent(event, this.updaterSettings, this.updaterPort(), this.log));
+    this.updaterRuns = run.catch(() => undefined);
+    return run;
+  }
+
+  private updaterRuns: Promise<unknown> = Promise.resolve();
 
   /** Route 53, EC2 and Auto Scaling as the DNS updater sees them, backed by this supervisor and dnsmasq. */
   private updaterPort(): UpdaterPort {
@@ -540,7 +549,6 @@ export class LocalCluster {
         const index = 'groupName' in scope ? peerIndexOfGroup(this.clusterName, scope.groupName) : undefined;
         return this.instances
           .filter((i) => index === undefined || i.peerIndex === index)
-          .filter((i) => i.state === 'pending' || i.state === 'running')
           .map(
             (i): ObservedInstance => ({ instanceId: i.id, state: i.state, privateIp: i.host.ip, launchTime: new Date(i.launchedAt).toISOString(), peerIndex: i.peerIndex }),
           );
@@ -550,11 +558,17 @@ export class LocalCluster {
         for (const [name, ip] of this.dns.readRecords()) if (!fqdn || name === fqdn) out.set(name, { values: [ip], ttl: this.updaterSettings.recordTtl });
         return out;
       },
-      upsertPeerRecords: async (records) => {
-        await this.dns.setRecords(new Map(records.map((r) => [r.fqdn, r.ip])));
+      writePeerRecords: async (writes) => {
+        // Conditional like Route 53's DELETE + CREATE batch; exact because invocations run one at a time.
+        const now = this.dns.readRecords();
+        const changed = writes.filter((w) => now.get(w.fqdn) !== w.expected?.values[0]);
+        if (changed.length > 0) throw new RecordChangeRejected(`${changed.map((w) => w.fqdn).join(', ')} changed since it was read`);
+        await this.dns.setRecords(new Map(writes.map((w) => [w.fqdn, w.ip])));
       },
       completeLifecycleAction: async (action: LifecycleAction) => {
+        if (this.lifecycleCompleted.has(action.instanceId)) return 'not-needed';
         this.lifecycleCompleted.add(action.instanceId);
+        return 'completed';
       },
     };
   }

@@ -97,6 +97,8 @@ describe('the contract between synth, event and boot time', () => {
     expect(pattern['detail-type']).toEqual([...SUBSCRIBED_DETAIL_TYPES]);
     const hooks = Object.values(stack.resources('aws_autoscaling_group')).flatMap((g) => g.initial_lifecycle_hook ?? []);
     expect(hooks).toHaveLength(9);
+    const fn = Object.values(stack.resources('aws_lambda_function'))[0];
+    const { clusterName, peerCount } = updaterSettingsFromEnv(fn.environment.variables);
     for (const hook of hooks) expect(hook.name).toBe(LAUNCH_HOOK_NAME);
     for (const groupName of pattern.detail.AutoScalingGroupName as string[]) {
       for (const detailType of pattern['detail-type'] as string[]) {
@@ -106,7 +108,8 @@ describe('the contract between synth, event and boot time', () => {
             'detail-type': detailType,
             detail: { AutoScalingGroupName: groupName, LifecycleHookName: hooks[0].name, LifecycleActionToken: 't', EC2InstanceId: 'i-1' },
           },
-          'test',
+          clusterName,
+          peerCount,
         );
         expect(trigger.kind).toBe('peer');
       }
