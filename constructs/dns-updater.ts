@@ -40,6 +40,13 @@ export interface EtcdDnsUpdaterProps {
    */
   readonly reconcileEveryMinutes?: number;
   /**
+   * Reserve one concurrent execution so invocations never overlap. Turn off only in an account whose Lambda
+   * concurrency quota is too small to reserve any (AWS keeps 100 unreserved): the record writes stay
+   * conditional, which alone refuses a write decided on a view another write has since changed.
+   * @default true
+   */
+  readonly oneInvocationAtATime?: boolean;
+  /**
    * Days the Lambda's logs are kept.
    * @default 30
    */
@@ -144,7 +151,7 @@ export class EtcdDnsUpdater extends Construct {
       timeout: 60,
       // One invocation at a time: a reconcile and a launch hook never overlap, so a write decided on an older
       // view cannot land after a newer one (the writes are also conditional; see the README).
-      reservedConcurrentExecutions: 1,
+      reservedConcurrentExecutions: props.oneInvocationAtATime === false ? undefined : 1,
       kmsKeyArn: props.kmsKeyArn,
       environment: {
         variables: updaterSettingsToEnv({

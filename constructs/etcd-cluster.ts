@@ -114,6 +114,11 @@ export interface EtcdClusterProps {
    */
   readonly reconcileEveryMinutes?: number;
   /**
+   * Run the DNS updater one invocation at a time (reserved concurrency 1). See `EtcdDnsUpdaterProps.oneInvocationAtATime`.
+   * @default true
+   */
+  readonly dnsUpdaterOneInvocationAtATime?: boolean;
+  /**
    * Serve etcd over TLS (peers and clients, client certificates required) and
    * publish only the `-ssl` SRV names. Turn off only for tests.
    * @default true
@@ -229,6 +234,7 @@ export class EtcdCluster extends Construct {
       hostedZoneArn: this.dns.zone.arn,
       recordTtl: props.peerRecordTtl,
       reconcileEveryMinutes: props.reconcileEveryMinutes,
+      oneInvocationAtATime: props.dnsUpdaterOneInvocationAtATime,
       kmsKeyArn,
     });
 

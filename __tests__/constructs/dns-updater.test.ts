@@ -12,6 +12,11 @@ describe('DNS updater construct', () => {
     expect(functions[0].reserved_concurrent_executions).toBe(1);
   });
 
+  test('an account too small to reserve concurrency can opt out; the writes stay conditional', () => {
+    const fn = Object.values(synthCluster({ dnsUpdaterOneInvocationAtATime: false }).resources('aws_lambda_function'))[0];
+    expect(fn.reserved_concurrent_executions).toBeUndefined();
+  });
+
   test("completes only the cluster's own groups' hooks, named one by one (no pattern that matches peer-9 of 9)", () => {
     const policy = Object.values(stack.resources('aws_iam_role_policy')).find((p) => p.name === 'etcd-dns-updater')!;
     const complete = policyStatements(policy.policy).find((s) => [s.Action].flat().includes('autoscaling:CompleteLifecycleAction'))!;
