@@ -36,30 +36,61 @@ export function renderTable(results: ScenarioResult[]): string {
   return [line(header), '|' + widths.map((w, c) => (c === 0 ? '-'.repeat(w + 2) : '-'.repeat(w + 1) + ':')).join('|') + '|', ...body.map(line), '', `etcd ${results[0]?.etcdVersion ?? '?'}`].join('\n');
 }
 
-/** Writes per second, failed attempts and healthy members over time, with the scenario's marks. */
+/** The width of one bucket of the availability pictures: fine enough that a line changes where the table says it does. */
+export const BUCKET_MS = 100;
+
+/** Counts of events per `bucketMs` bucket from `startedAt`, whole buckets up to `end` only (a last, partial one would draw a false drop). */
+export function bucketCounts(ats: readonly number[], startedAt: number, end: number, bucketMs = BUCKET_MS): number[] {
+  const counts = new Array(Math.max(1, Math.floor((end - startedAt) / bucketMs))).fill(0);
+  for (const at of ats) {
+    const b = Math.floor((at - startedAt) / bucketMs);
+    if (b >= 0 && b < counts.length) counts[b]++;
+  }
+  return counts;
+}
+
+/**
+ * The corners of a step line, as [ms since start, value]: each bucket's value
+ * holds flat over its own interval and changes with a vertical edge, so the
+ * line never slopes into an interval whose events have not happened yet.
+ */
+export function stepPoints(values: readonly number[], bucketMs = BUCKET_MS): [number, number][] {
+  return values.flatMap((v, i): [number, number][] => [
+    [i * bucketMs, v],
+    [(i + 1) * bucketMs, v],
+  ]);
+}
+
+/** The corners of a sampled level (healthy members) as steps: each sample holds until the next one is taken. */
+export function sampleSteps(samples: readonly { at: number; value: number }[], startedAt: number, end: number): [number, number][] {
+  return samples.flatMap((s, i): [number, number][] => [
+    [s.at - startedAt, s.value],
+    [(i + 1 < samples.length ? samples[i + 1].at : end) - startedAt, s.value],
+  ]);
+}
+
+/** Writes per second, failed attempts and healthy members over time, with the scenario's marks; steps of {@link BUCKET_MS}. */
 export function renderSvg(r: ScenarioResult): string {
   const { startedAt, load, healthy, marks } = r.timeline;
   const end = Math.max(...load.map((e) => e.at), ...healthy.map((h) => h.at), startedAt + 1000);
-  // Whole seconds only: a last, partial second would draw a false drop to zero.
-  const seconds = Math.max(1, Math.floor((end - startedAt) / 1000));
-  const acks = new Array(seconds + 1).fill(0);
-  const failures = new Array(seconds + 1).fill(0);
-  for (const e of load) {
-    const s = Math.floor((e.at - startedAt) / 1000);
-    if (s > seconds) continue;
-    if (e.kind === 'ack') acks[s]++;
-    if (e.kind === 'retry' || e.kind === 'write-failed' || e.kind === 'read-failed') failures[s]++;
-  }
+  const acks = bucketCounts(load.filter((e) => e.kind === 'ack').map((e) => e.at), startedAt, end);
+  const failures = bucketCounts(load.filter((e) => e.kind === 'retry' || e.kind === 'write-failed' || e.kind === 'read-failed').map((e) => e.at), startedAt, end);
+  // Counts per bucket as rates per second, so the axis reads as before.
+  const perSecond = 1000 / BUCKET_MS;
+  const spanMs = acks.length * BUCKET_MS;
+  const seconds = spanMs / 1000;
   const W = 900, H = 340, L = 50, R = 50, T = 56, B = 40;
-  const x = (s: number) => L + (s / Math.max(1, seconds)) * (W - L - R);
-  const maxRate = Math.max(1, ...acks, ...failures);
+  const xMs = (ms: number) => L + (Math.min(Math.max(ms, 0), spanMs) / spanMs) * (W - L - R);
+  const x = (s: number) => xMs(s * 1000);
+  const maxRate = Math.max(1, ...acks, ...failures) * perSecond;
   const y = (v: number) => H - B - (v / maxRate) * (H - T - B);
   const yh = (v: number) => H - B - (v / r.peers) * (H - T - B);
-  const path = acks.map((v, s) => `${s === 0 ? 'M' : 'L'}${x(s).toFixed(1)},${y(v).toFixed(1)}`).join(' ');
+  const polyline = (points: [number, number][], yOf: (v: number) => number) => points.map(([ms, v], i) => `${i === 0 ? 'M' : 'L'}${xMs(ms).toFixed(1)},${yOf(v).toFixed(1)}`).join(' ');
+  const path = polyline(stepPoints(acks.map((v) => v * perSecond)), y);
   const bars = failures
-    .map((v, s) => (v ? `<rect x="${x(s).toFixed(1)}" y="${y(v).toFixed(1)}" width="${Math.max(1, x(1) - x(0) - 1).toFixed(1)}" height="${(H - B - y(v)).toFixed(1)}" fill="#d62728" opacity="0.6"/>` : ''))
+    .map((v, b) => (v ? `<rect x="${xMs(b * BUCKET_MS).toFixed(1)}" y="${y(v * perSecond).toFixed(1)}" width="${(xMs((b + 1) * BUCKET_MS) - xMs(b * BUCKET_MS)).toFixed(2)}" height="${(H - B - y(v * perSecond)).toFixed(1)}" fill="#d62728" opacity="0.6"/>` : ''))
     .join('');
-  const health = healthy.map((h, i) => `${i === 0 ? 'M' : 'L'}${x((h.at - startedAt) / 1000).toFixed(1)},${yh(h.healthy).toFixed(1)}`).join(' ');
+  const health = polyline(sampleSteps(healthy.map((h) => ({ at: h.at, value: h.healthy })), startedAt, startedAt + spanMs), yh);
   // Labels of marks close in time go on lower rows instead of overprinting each other.
   const rowEnds: number[] = [];
   const markLines = marks
@@ -83,8 +114,8 @@ export function renderSvg(r: ScenarioResult): string {
 <text x="${L - 6}" y="${H - B}" font-size="10" text-anchor="end">0</text>
 <text x="${W - R + 6}" y="${yh(r.peers) + 4}" font-size="10" fill="#1f77b4">${r.peers}</text>
 <text x="${W - R + 6}" y="${H - B}" font-size="10" fill="#1f77b4">0</text>
-<text x="${(W / 2).toFixed(0)}" y="${H - 8}" font-size="11" text-anchor="middle">seconds since the load started</text>
-${[0, 0.25, 0.5, 0.75, 1].map((f) => `<text x="${x(f * seconds).toFixed(1)}" y="${H - B + 14}" font-size="10" text-anchor="middle">${Math.round(f * seconds)}</text>`).join('')}
+<text x="${(W / 2).toFixed(0)}" y="${H - 8}" font-size="11" text-anchor="middle">seconds since the load started (steps of ${BUCKET_MS} ms)</text>
+${[0, 0.25, 0.5, 0.75, 1].map((f) => Math.round(f * seconds)).map((s) => `<text x="${x(s).toFixed(1)}" y="${H - B + 14}" font-size="10" text-anchor="middle">${s}</text>`).join('')}
 ${bars}
 <path d="${path}" fill="none" stroke="#2ca02c" stroke-width="1.5"/>
 <path d="${health}" fill="none" stroke="#1f77b4" stroke-width="2"/>

@@ -1,5 +1,5 @@
 import { maxAckGap, median } from '../../simulation/scenarios';
-import { renderSvg, renderTable, figures } from '../../simulation/report';
+import { BUCKET_MS, bucketCounts, renderSvg, renderTable, figures, sampleSteps, stepPoints } from '../../simulation/report';
 import { prefixEnd } from '../../simulation/etcd-client';
 
 const result = {
@@ -84,6 +84,69 @@ describe('simulation report', () => {
     const ys = [...renderSvg(close).matchAll(/<text x="[\d.]+" y="([\d.]+)" font-size="10" text-anchor="middle">(snapshot|every|all healthy)/g)].map((m) => Number(m[1]));
     expect(ys).toHaveLength(3);
     expect(ys[0]).not.toBe(ys[1]);
+  });
+
+  test('buckets count whole buckets only, and steps hold each value over its own bucket', () => {
+    expect(bucketCounts([1000, 1050, 1099, 1100, 1250, 1399], 1000, 1399, 100)).toEqual([3, 1, 1]);
+    expect(stepPoints([3, 0], 100)).toEqual([[0, 3], [100, 3], [100, 0], [200, 0]]);
+    expect(sampleSteps([{ at: 1000, value: 9 }, { at: 1700, value: 5 }], 1000, 2000)).toEqual([[0, 9], [700, 9], [700, 5], [1000, 5]]);
+  });
+
+  describe('the picture agrees with the marks (steps of 100 ms, no line slopes into a later event)', () => {
+    // Steady writes every 50 ms, none from the kill at 2.35 s until 3.45 s, retries only after the kill, health seen to drop at 2.5 s.
+    const startedAt = 1000;
+    const killAt = 3350;
+    const resumeAt = 4450;
+    const acks = Array.from({ length: 120 }, (_, i) => startedAt + i * 50).filter((at) => at < killAt || at >= resumeAt);
+    const run = {
+      ...result,
+      timeline: {
+        startedAt,
+        load: [...acks.map((at) => ({ at, kind: 'ack' as const })), { at: 3400, kind: 'retry' as const }, { at: 3900, kind: 'write-failed' as const }].sort((a, b) => a.at - b.at),
+        healthy: [{ at: 1000, healthy: 9 }, { at: 3500, healthy: 5 }, { at: 5000, healthy: 9 }],
+        marks: [{ at: killAt, what: 'kill <zone 0>' }],
+      },
+    };
+    const svg = renderSvg(run);
+    const points = (stroke: string) => {
+      const d = new RegExp(`<path d="([^"]*)" fill="none" stroke="${stroke}"`).exec(svg)![1];
+      return [...d.matchAll(/[ML]([\d.]+),([\d.]+)/g)].map((m) => [Number(m[1]), Number(m[2])] as const);
+    };
+    /** The drawn line's height at pixel column `px` (interpolating, as an SVG path does). */
+    const lineAt = (pts: (readonly [number, number])[], px: number) => {
+      for (let i = 1; i < pts.length; i++) {
+        const [x0, y0] = pts[i - 1];
+        const [x1, y1] = pts[i];
+        if (x0 <= px && px <= x1 && x1 > x0) return y0 + ((px - x0) / (x1 - x0)) * (y1 - y0);
+      }
+      throw new Error(`no segment at ${px}`);
+    };
+    const markX = Number(/<line x1="([\d.]+)"[^>]*stroke-dasharray/.exec(svg)![1]);
+    // The lines start at the load's start: the kill's distance from it gives the scale.
+    const pxPerMs = (markX - points('#2ca02c')[0][0]) / (killAt - startedAt);
+
+    test('the acknowledged-writes line is at its steady level until the bucket of the kill, and at zero through the gap', () => {
+      const acked = points('#2ca02c');
+      const steady = lineAt(acked, markX - 1000 * pxPerMs);
+      for (let ms = 50; ms <= 1000; ms += 50) expect(lineAt(acked, markX - (BUCKET_MS + ms) * pxPerMs)).toBeCloseTo(steady, 5);
+      const zero = Math.max(...acked.map(([, y]) => y));
+      for (let ms = BUCKET_MS; ms < resumeAt - killAt - BUCKET_MS; ms += 50) expect(lineAt(acked, markX + ms * pxPerMs)).toBeCloseTo(zero, 5);
+    });
+
+    test('no failed-attempt bar starts before the bucket of the kill', () => {
+      // The bars of the chart (the legend's swatch has a whole-pixel width and no part in this).
+      const bars = [...svg.matchAll(/<rect x="([\d.]+)" y="[\d.]+" width="\d+\.\d+" height="[\d.]+" fill="#d62728"/g)].map((m) => Number(m[1]));
+      expect(bars).toHaveLength(2);
+      for (const bar of bars) expect(bar).toBeGreaterThanOrEqual(markX - BUCKET_MS * pxPerMs);
+    });
+
+    test('the healthy line holds 9 until the sample that saw 5', () => {
+      const health = points('#1f77b4');
+      const nine = lineAt(health, markX - 1000 * pxPerMs);
+      const drop = markX + (3500 - killAt) * pxPerMs;
+      for (let px = health[0][0] + 1; px < drop - 0.5; px += 5) expect(lineAt(health, px)).toBeCloseTo(nine, 5);
+      expect(lineAt(health, drop + 10)).toBeGreaterThan(nine);
+    });
   });
 
   test('prefix range end', () => {
