@@ -120,6 +120,9 @@ export interface RestoreRow {
   readonly sha256Seconds: number;
   /** The snapshot's upload into the directory store (a file copy), as `takeSnapshot` does it. */
   readonly uploadSeconds: number;
+  /** Every round, in order: on a shared machine the spread says how far to trust the best. */
+  readonly bareRoundsSeconds: number[];
+  readonly agentRoundsSeconds: number[];
 }
 
 async function main() {
@@ -192,6 +195,8 @@ async function main() {
         copySeconds,
         sha256Seconds,
         uploadSeconds,
+        bareRoundsSeconds: bare,
+        agentRoundsSeconds: agent,
       });
       await fs.rm(join(dir, 'store'), { recursive: true, force: true });
       await fs.rm(file, { force: true });
@@ -205,7 +210,7 @@ async function main() {
 
 /** A Markdown table of the rows. */
 export function renderRestoreTable(rows: RestoreRow[]): string {
-  const header = ['size', 'snapshot MiB', 'bare s', 'agent s', 'agent/bare', 'bare MiB/s', 'agent MiB/s', 'copy s', 'sha256 s', 'upload s'];
+  const header = ['size', 'snapshot MiB', 'bare s', 'agent s', 'agent/bare', 'bare MiB/s', 'agent MiB/s', 'copy s', 'sha256 s', 'upload s', 'rounds bare / agent s'];
   const body = rows.map((r) => [
     r.size,
     (r.snapshotBytes / MiB).toFixed(0),
@@ -217,6 +222,7 @@ export function renderRestoreTable(rows: RestoreRow[]): string {
     r.copySeconds.toFixed(2),
     r.sha256Seconds.toFixed(2),
     r.uploadSeconds.toFixed(2),
+    `${r.bareRoundsSeconds.map((t) => t.toFixed(1)).join(', ')} / ${r.agentRoundsSeconds.map((t) => t.toFixed(1)).join(', ')}`,
   ]);
   const line = (cells: string[]) => `| ${cells.join(' | ')} |`;
   return [line(header), `|${header.map((_, i) => (i === 0 ? '---' : '---:')).join('|')}|`, ...body.map(line)].join('\n');
