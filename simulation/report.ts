@@ -55,10 +55,13 @@ export function bucketCounts(ats: readonly number[], startedAt: number, end: num
  * line never slopes into an interval whose events have not happened yet.
  */
 export function stepPoints(values: readonly number[], bucketMs = BUCKET_MS): [number, number][] {
-  return values.flatMap((v, i): [number, number][] => [
-    [i * bucketMs, v],
-    [(i + 1) * bucketMs, v],
-  ]);
+  const points: [number, number][] = [];
+  values.forEach((v, i) => {
+    // A run of equal buckets is one flat stretch: extend it instead of adding corners.
+    if (i > 0 && values[i - 1] === v) points[points.length - 1][0] = (i + 1) * bucketMs;
+    else points.push([i * bucketMs, v], [(i + 1) * bucketMs, v]);
+  });
+  return points;
 }
 
 /** The corners of a sampled level (healthy members) as steps: each sample holds until the next one is taken. */

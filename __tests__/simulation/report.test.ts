@@ -89,6 +89,7 @@ describe('simulation report', () => {
   test('buckets count whole buckets only, and steps hold each value over its own bucket', () => {
     expect(bucketCounts([1000, 1050, 1099, 1100, 1250, 1399], 1000, 1399, 100)).toEqual([3, 1, 1]);
     expect(stepPoints([3, 0], 100)).toEqual([[0, 3], [100, 3], [100, 0], [200, 0]]);
+    expect(stepPoints([3, 3, 3, 0, 0, 2], 100)).toEqual([[0, 3], [300, 3], [300, 0], [500, 0], [500, 2], [600, 2]]);
     expect(sampleSteps([{ at: 1000, value: 9 }, { at: 1700, value: 5 }], 1000, 2000)).toEqual([[0, 9], [700, 9], [700, 5], [1000, 5]]);
   });
 
