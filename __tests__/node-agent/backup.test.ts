@@ -8,6 +8,7 @@ import { PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { DirectoryBackupStore, EtcdctlSnapshots, isLeaderInEndpointStatus, S3BackupStore, snapshotKeys, takeSnapshot } from '../../node-agent/backup';
 import type { SnapshotPort } from '../../node-agent/ports';
 import { findEtcdutl } from '../../node-agent/etcdctl';
+import { run } from '../../node-agent/system';
 import { formationMemberId } from '../../node-agent/membership';
 import { CliSnapshotRestorer, restoreSnapshot } from '../../node-agent/restore';
 import { parseAgentConfig } from '../../contract/agent-config';
@@ -92,7 +93,8 @@ for (const [minor, port] of [['3.4', 23790], ['3.5', 23890]] as const) {
       rmSync(dir, { recursive: true, force: true });
     });
 
-    test('the agent finds this version\'s etcdutl for the offline snapshot commands, and none on 3.4', async () => {
+    test('the agent runs this version\'s etcdctl, and its etcdutl for the offline snapshot commands (none on 3.4)', async () => {
+      expect((await run('sh', ['-c', 'command -v etcdctl'])).stdout.trim()).toBe(etcd().etcdctl);
       expect(await findEtcdutl()).toBe(etcd().etcdutl);
     });
 
