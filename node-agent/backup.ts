@@ -17,6 +17,7 @@ import type { AgentConfig } from '../contract/agent-config';
 import { classifyDataDir } from './decisions';
 import { runChecked, sha256OfFile } from './system';
 import { findEtcdutl, runEtcdctl } from './etcdctl';
+import { parseEtcdJson } from './metrics-collect';
 import type { BackupStore, SnapshotPort } from './ports';
 import type { PeerReport, PeerReportBody, SnapshotRef } from './recovery';
 
@@ -97,14 +98,20 @@ export async function refreshPeerReport(config: AgentConfig, store: BackupStore,
 
 /**
  * Whether the member that answered `etcdctl endpoint status -w json` is the
- * leader: its `header.member_id` equals `leader`. Compared as digit strings,
- * since the ids are 64-bit and would lose precision as JavaScript numbers; the
+ * leader: its `header.member_id` equals `leader`. Compared as digit strings
+ * ({@link parseEtcdJson}), since the 64-bit ids lose precision as JavaScript numbers; the
  * JSON keeps its fields across versions, where the simple output's columns
  * move (3.6 adds columns before "is leader").
  */
 export function isLeaderInEndpointStatus(json: string): boolean {
-  const member = /"member_id":(\d+)/.exec(json)?.[1];
-  const leader = /"leader":(\d+)/.exec(json)?.[1];
+  let status: { header?: { member_id?: string }; leader?: string } | undefined;
+  try {
+    status = (parseEtcdJson(json) as { Status?: typeof status }[])[0]?.Status;
+  } catch {
+    status = undefined;
+  }
+  const member = status?.header?.member_id;
+  const leader = status?.leader;
   if (!member || !leader) throw new Error(`etcdctl endpoint status printed no member_id and leader: ${json.trim().slice(0, 200)}`);
   return member === leader;
 }
