@@ -117,8 +117,7 @@ for (const [minor, port] of [['3.4', 23790], ['3.5', 23890]] as const) {
       expect(existsSync(join(dir, 'work', `etcd-snapshot-${process.pid}.db`))).toBe(false);
     });
 
-    test('a follower takes none: the leader is told from endpoint status', async () => {
-      // A learner is never the leader; it answers endpoint status once started, so this member's answer is checked as a follower's would be.
+    test('the leader is told from this version\'s endpoint status: this member reads as leader, the same status naming another leader as a follower', async () => {
       const snapshots = new EtcdctlSnapshots(config, [], client);
       expect(await snapshots.isLeader()).toBe(true);
       const status = etcdctl(client, ['endpoint', 'status', '-w', 'json']);
