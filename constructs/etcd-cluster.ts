@@ -20,8 +20,9 @@ import { renderUserData } from './user-data';
 /** Where etcd's binaries come from. */
 export interface EtcdReleaseOptions {
   /**
-   * etcd version, without the `v`.
-   * @default '3.5.17'
+   * etcd version, without the `v`. The default is a 3.5 patch at or above 3.5.26, the lowest from which etcd's
+   * upgrade guide allows moving to 3.6; earlier 3.5 patches lack member-list and consistency fixes.
+   * @default '3.5.33'
    */
   readonly version?: string;
   /**
@@ -150,7 +151,7 @@ export interface EtcdClusterProps {
   readonly monitoring?: MonitoringOptions;
 }
 
-const DEFAULT_ETCD_VERSION = '3.5.17';
+const DEFAULT_ETCD_VERSION = '3.5.33';
 
 /**
  * A self-healing etcd cluster: `size` peers spread over `zones` by count and
@@ -367,7 +368,7 @@ function refuseUnreachableEtcd(props: EtcdClusterProps): void {
 function resolveEtcdRelease(options: EtcdReleaseOptions = {}) {
   const version = options.version ?? DEFAULT_ETCD_VERSION;
   if (!/^\d+\.\d+\.\d+$/.test(version)) {
-    throw new Error(`etcd.version must look like 3.5.17 (no leading v), got "${version}"`);
+    throw new Error(`etcd.version must look like 3.5.33 (no leading v), got "${version}"`);
   }
   if (options.sha256 !== undefined && !/^[a-f0-9]{64}$/.test(options.sha256)) {
     throw new Error('etcd.sha256 must be 64 lower-case hex characters (the sha256 of the release tarball)');

@@ -10,7 +10,7 @@ import { AGENT_COMMANDS, AGENT_CONFIG_PATH, AGENT_NODE, AGENT_PATH, agentCommand
 
 /** Where etcd's binaries come from. */
 export interface EtcdReleaseSource {
-  /** etcd version without the leading `v`, e.g. `3.5.17`. */
+  /** etcd version without the leading `v`, e.g. `3.5.33`. */
   readonly version: string;
   /**
    * Base URL holding `etcd-v<version>-linux-<arch>.tar.gz` (and `SHA256SUMS`

@@ -1,7 +1,7 @@
 /**
  * Snapshots: every peer's timer runs `node-agent snapshot`; only the leader
  * takes one, so nine peers do not upload nine copies. The snapshot is
- * verified (`etcdctl snapshot status`) before it is uploaded with its
+ * verified (`etcdutl snapshot status`; `etcdctl` on etcd 3.4) before it is uploaded with its
  * revision, member count and checksum as object metadata. The two stores
  * (S3, a local directory) also keep the peers' volume reports a restore reads.
  */
@@ -15,8 +15,9 @@ import type { Logger } from '../runtime/log';
 import { AWS_RETRY, SDK_CLIENT_CONFIG, withRetry } from '../runtime/retry';
 import type { AgentConfig } from '../contract/agent-config';
 import { classifyDataDir } from './decisions';
-import { sha256OfFile } from './system';
-import { runEtcdctl } from './etcdctl';
+import { runChecked, sha256OfFile } from './system';
+import { findEtcdutl, runEtcdctl } from './etcdctl';
+import { parseEtcdJson } from './metrics-collect';
 import type { BackupStore, SnapshotPort } from './ports';
 import type { PeerReport, PeerReportBody, SnapshotRef } from './recovery';
 
@@ -95,6 +96,26 @@ export async function refreshPeerReport(config: AgentConfig, store: BackupStore,
   return true;
 }
 
+/**
+ * Whether the member that answered `etcdctl endpoint status -w json` is the
+ * leader: its `header.member_id` equals `leader`. Compared as digit strings
+ * ({@link parseEtcdJson}), since the 64-bit ids lose precision as JavaScript numbers; the
+ * JSON keeps its fields across versions, where the simple output's columns
+ * move (3.6 adds columns before "is leader").
+ */
+export function isLeaderInEndpointStatus(json: string): boolean {
+  let status: { header?: { member_id?: string }; leader?: string } | undefined;
+  try {
+    status = (parseEtcdJson(json) as { Status?: typeof status }[])[0]?.Status;
+  } catch {
+    status = undefined;
+  }
+  const member = status?.header?.member_id;
+  const leader = status?.leader;
+  if (!member || !leader) throw new Error(`etcdctl endpoint status printed no member_id and leader: ${json.trim().slice(0, 200)}`);
+  return member === leader;
+}
+
 /** {@link SnapshotPort} through etcdctl against this peer's own client URL. */
 export class EtcdctlSnapshots implements SnapshotPort {
   constructor(
@@ -110,9 +131,7 @@ export class EtcdctlSnapshots implements SnapshotPort {
   }
 
   async isLeader(): Promise<boolean> {
-    // -w simple: endpoint, id, version, db size, is leader, is learner, raft term, raft index, applied index, errors
-    const fields = (await this.etcdctl(['endpoint', 'status', '-w', 'simple'])).trim().split(', ');
-    return fields[4] === 'true';
+    return isLeaderInEndpointStatus(await this.etcdctl(['endpoint', 'status', '-w', 'json']));
   }
 
   async save(file: string): Promise<void> {
@@ -120,7 +139,10 @@ export class EtcdctlSnapshots implements SnapshotPort {
   }
 
   async status(file: string) {
-    const s = JSON.parse(await this.etcdctl(['snapshot', 'status', file, '-w', 'json']));
+    // Offline: etcdutl where it exists (3.5 deprecates `etcdctl snapshot status`, 3.6 removes it), etcdctl on 3.4.
+    const etcdutl = await findEtcdutl();
+    const args = ['snapshot', 'status', file, '-w', 'json'];
+    const s = JSON.parse(etcdutl ? await runChecked(etcdutl, args) : await this.etcdctl(args));
     return { hash: Number(s.hash), revision: Number(s.revision), totalKey: Number(s.totalKey), totalSize: Number(s.totalSize) };
   }
 

@@ -3,6 +3,18 @@ import { clientUrl, ETCD_CLIENT_PORT, ETCD_PEER_PORT, peerName, peerUrl } from '
 import type { AgentConfig } from '../contract/agent-config';
 
 /**
+ * Settings whose defaults in a config file differ between etcd versions
+ * (checked by the etcd-facts tests), so the agent never leaves them to the
+ * default. Both are off in an etcd 3.4 config file that omits them, on in 3.5.
+ */
+export const SETTINGS_WITH_VERSION_DEPENDENT_DEFAULTS = [
+  // A restarted member must not depose a healthy leader with a higher term.
+  'pre-vote: true',
+  // The JSON gateway (/v3/...) on the client port, same TLS client auth; the local cluster's clients use it.
+  'enable-grpc-gateway: true',
+] as const;
+
+/**
  * etcd's YAML configuration for this peer. Advertise URLs use the peer's FQDN,
  * never an IP, so the member keeps its identity when its instance (and IP)
  * changes. `initial-*` settings only matter on a fresh data dir; on a data dir
@@ -23,11 +35,8 @@ export function renderEtcdConfig(c: AgentConfig, listenAddress = '0.0.0.0', join
     `initial-cluster-token: ${c.clusterToken}`,
     `initial-cluster-state: ${joining ? 'existing' : 'new'}`,
     'strict-reconfig-check: true',
-    // A restarted member must not depose a healthy leader with a higher term (etcd 3.4 defaults to off).
-    'pre-vote: true',
     'logger: zap',
-    // On by default with flags, off when a config file omits it (etcd 3.4); same port, same TLS client auth.
-    'enable-grpc-gateway: true',
+    ...SETTINGS_WITH_VERSION_DEPENDENT_DEFAULTS,
   ];
   if (c.tls) {
     for (const [section, cert] of [

@@ -20,6 +20,16 @@ export function runEtcdctl(config: AgentConfig, prefix: string[], target: Etcdct
   return run(command[0], command.slice(1), 120_000);
 }
 
+/**
+ * Where `etcdutl` is on this process's PATH: etcd 3.5 and later ship it for the
+ * offline snapshot commands (3.6 drops them from etcdctl); etcd 3.4 has none.
+ * The instance's PATH (the local cluster: the run's PATH) picks the version.
+ */
+export async function findEtcdutl(): Promise<string | undefined> {
+  const r = await run('sh', ['-c', 'command -v etcdutl']);
+  return r.code === 0 ? r.stdout.trim() : undefined;
+}
+
 /** The command prefix that puts etcdctl into the peer's network view: `ip netns exec NS` in the local cluster, nothing on AWS. */
 export function etcdctlPrefix(config: AgentConfig): string[] {
   return config.local?.netns ? ['ip', 'netns', 'exec', config.local.netns] : [];
@@ -27,7 +37,7 @@ export function etcdctlPrefix(config: AgentConfig): string[] {
 
 /** etcd refusing to promote a learner that has not caught up (or a learner endpoint refusing the call itself). */
 export const PROMOTE_NOT_READY = /in sync with leader|not supported for learner|not ready|context deadline exceeded/i;
-/** etcd refusing a second learner (etcd 3.4 allows one at a time). */
+/** etcd refusing a second learner (etcd 3.4 and 3.5 allow one at a time). */
 export const TOO_MANY_LEARNERS = /too many learner/i;
 
 /** {@link MembershipPort} through etcdctl, finding the members by DNS discovery. */
@@ -47,7 +57,7 @@ export class EtcdctlMembership implements MembershipPort {
     const list = await this.etcdctl(['member', 'list', '-w', 'simple'], '2s');
     if (list.code !== 0) return { kind: 'no-answer' };
     // `endpoint health` commits a proposal: one healthy endpoint means the cluster has quorum. `--cluster` takes the
-    // endpoints from the member list; without it etcdctl 3.4 ignores --discovery-srv and probes 127.0.0.1.
+    // endpoints from the member list; without it etcdctl (3.4 and 3.5 alike) ignores --discovery-srv and probes 127.0.0.1.
     const health = await this.etcdctl(['endpoint', 'health', '--cluster']);
     const healthy = /is healthy/.test(health.stdout + health.stderr);
     return { kind: 'answered', healthy, members: parseMemberList(list.stdout) };

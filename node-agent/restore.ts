@@ -10,7 +10,7 @@ import { peerIndices, peerName, peerUrl } from '../contract/naming';
 import type { Logger } from '../runtime/log';
 import type { AgentConfig } from '../contract/agent-config';
 import { classifyDataDir, RESTORE_WORK_DIR } from './decisions';
-import { runEtcdctl } from './etcdctl';
+import { findEtcdutl, runEtcdctl } from './etcdctl';
 import { run, sha256OfFile } from './system';
 import type { BackupStore, RestoredIdentity, SnapshotRestorer } from './ports';
 import type { SnapshotRef } from './recovery';
@@ -69,14 +69,7 @@ export async function restoreSnapshot(
  * 3.6 drops the etcdctl form), else `etcdctl snapshot restore` (etcd 3.4).
  */
 export class CliSnapshotRestorer implements SnapshotRestorer {
-  constructor(
-    private readonly config: AgentConfig,
-    /** Where `etcdutl` is installed, if it is; asked once per restore. */
-    private readonly findEtcdutl: () => Promise<string | undefined> = async () => {
-      const r = await run('sh', ['-c', 'command -v etcdutl']);
-      return r.code === 0 ? r.stdout.trim() : undefined;
-    },
-  ) {}
+  constructor(private readonly config: AgentConfig) {}
 
   async restore(file: string, dataDir: string, identity: RestoredIdentity): Promise<void> {
     const args = [
@@ -94,7 +87,7 @@ export class CliSnapshotRestorer implements SnapshotRestorer {
       '--initial-advertise-peer-urls',
       identity.peerUrl,
     ];
-    const etcdutl = await this.findEtcdutl();
+    const etcdutl = await findEtcdutl();
     const r = etcdutl ? await run(etcdutl, args, 600_000) : await runEtcdctl(this.config, [], { endpoint: 'http://127.0.0.1:1' }, args, { dial: '1s' });
     if (r.code !== 0) throw new Error(`${etcdutl ? 'etcdutl' : 'etcdctl'} snapshot restore failed: ${(r.stderr || r.stdout).trim().split('\n').pop()}`);
   }

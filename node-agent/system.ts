@@ -16,10 +16,15 @@ export interface CommandResult {
   readonly stderr: string;
 }
 
-/** Runs a program without a shell; resolves with its exit code (rejects only if it cannot be started or times out). */
+/**
+ * Runs a program without a shell; resolves with its exit code (rejects only if it cannot be started or times out).
+ * The program is found on this process's PATH as it is now, which picks the etcd version (etcdctl, etcdutl).
+ */
 export function run(file: string, args: readonly string[], timeoutMs = 120_000): Promise<CommandResult> {
   return new Promise((resolve, reject) => {
-    execFile(file, args, { timeout: timeoutMs, maxBuffer: 16 * 1024 * 1024 }, (error, stdout, stderr) => {
+    // `env` named, so the child searches the PATH this code sees, also where process.env is a sandbox's own copy
+    // (jest's), which child_process would not read.
+    execFile(file, args, { timeout: timeoutMs, maxBuffer: 16 * 1024 * 1024, env: process.env }, (error, stdout, stderr) => {
       const code: unknown = (error as { code?: unknown } | null)?.code;
       const killed = (error as { killed?: boolean } | null)?.killed;
       if (error && (typeof code !== 'number' || killed)) {

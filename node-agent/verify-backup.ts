@@ -114,7 +114,8 @@ export class LoopbackEtcd implements ThrowawayEtcd {
     const client = `http://127.0.0.1:${ports.client}`;
     const peer = `http://127.0.0.1:${ports.peer}`;
     const cmd = [...this.prefix, 'etcd', '--name', 'verify', '--data-dir', dataDir, '--listen-client-urls', client, '--advertise-client-urls', client, '--listen-peer-urls', peer, '--initial-advertise-peer-urls', peer, '--initial-cluster', `verify=${peer}`];
-    const etcd: ChildProcess = spawn(cmd[0], cmd.slice(1), { stdio: 'ignore' });
+    // The PATH this code sees picks the etcd version, as in `run` (a sandboxed process.env is not read by default).
+    const etcd: ChildProcess = spawn(cmd[0], cmd.slice(1), { stdio: 'ignore', env: process.env });
     const etcdctl = (args: string[]) => {
       const line = [...this.prefix, 'etcdctl', '--endpoints', client, '--dial-timeout', '1s', '--command-timeout', '10s', ...args];
       return run(line[0], line.slice(1));

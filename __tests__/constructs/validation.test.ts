@@ -74,7 +74,7 @@ describe('validation names the prop and the fix', () => {
     [{ network: { vpcId: 'vpc-1', subnetIds: ['s-1', 's-2', 's-3'], internetEgress: false } }, 'network.internetEgress: false leaves the peers no way to the default etcd download'],
     [{ network: { vpcId: 'vpc-1', subnetIds: ['s-1', 's-2', 's-3'], cidrBlock: '10.0.0.0/16' } }, 'network.cidrBlock applies only to a created VPC'],
     [{ volume: { kmsKeyArn: 'alias/etcd' } }, 'volume.kmsKeyArn must be a KMS key ARN (arn:aws:kms:REGION:ACCOUNT:key/UUID), got "alias/etcd"'],
-    [{ etcd: { version: 'v3.5.17' } }, 'etcd.version must look like 3.5.17 (no leading v), got "v3.5.17"'],
+    [{ etcd: { version: 'v3.5.17' } }, 'etcd.version must look like 3.5.33 (no leading v), got "v3.5.17"'],
     [{ etcd: { sha256: 'abc' } }, 'etcd.sha256 must be 64 lower-case hex characters'],
     [{ etcd: { baseUrl: 'http://mirror/etcd' } }, 'etcd.baseUrl must be an https:// or s3:// URL'],
     [{ dataDir: 'var/lib/etcd' }, 'dataDir must be an absolute path such as /var/lib/etcd, got "var/lib/etcd"'],

@@ -21,11 +21,11 @@ export function loopDeviceUnavailability(tools: string[] = ['losetup', 'blkid', 
 }
 
 /**
- * `describe` for tests that need root and real local resources. Outside CI
- * they skip with a message saying why; in CI (CI=true) a missing capability
- * fails the run instead of skipping silently.
+ * `describe` for tests that need something this machine may lack (`why` says
+ * what, `fix` how to get it). Outside CI they skip with a message saying why;
+ * in CI (CI=true) a missing capability fails the run instead of skipping silently.
  */
-export function describeWithRoot(name: string, why: string | undefined, body: () => void): void {
+export function describeUnless(name: string, why: string | undefined, fix: string, body: () => void): void {
   if (!why) {
     describe(name, body);
     return;
@@ -39,6 +39,11 @@ export function describeWithRoot(name: string, why: string | undefined, body: ()
     return;
   }
   // eslint-disable-next-line no-console
-  console.warn(`SKIPPED "${name}": ${why}. These tests need root and real devices; run "sudo npm test" (CI runs them).`);
+  console.warn(`SKIPPED "${name}": ${why}. ${fix}`);
   describe.skip(name, body);
+}
+
+/** `describe` for tests that need root and real local resources (see {@link describeUnless}). */
+export function describeWithRoot(name: string, why: string | undefined, body: () => void): void {
+  describeUnless(name, why, 'These tests need root and real devices; run "sudo npm test" (CI runs them).', body);
 }

@@ -1,4 +1,4 @@
-import { chmodSync, mkdtempSync, readFileSync, rmSync, utimesSync, writeFileSync, existsSync, mkdirSync } from 'fs';
+import { mkdtempSync, readFileSync, rmSync, utimesSync, writeFileSync, existsSync, mkdirSync } from 'fs';
 import { tmpdir } from 'os';
 import { join } from 'path';
 import { Readable } from 'stream';
@@ -7,7 +7,7 @@ import { GetObjectCommand, ListObjectsV2Command, PutObjectCommand, S3Client } fr
 import { createHash } from 'crypto';
 import { DirectoryBackupStore, parsePeerReportBody, S3BackupStore } from '../../node-agent/backup';
 import { parseAgentConfig } from '../../contract/agent-config';
-import { CliSnapshotRestorer, restoreSnapshot, fullInitialCluster } from '../../node-agent/restore';
+import { restoreSnapshot, fullInitialCluster } from '../../node-agent/restore';
 import type { SnapshotRestorer } from '../../node-agent/ports';
 import { memoryLogger } from '../../runtime/log';
 
@@ -171,25 +171,5 @@ describe('restoring a snapshot into the data dir', () => {
     });
     expect(existsSync(join(dataDir, 'member', 'wal'))).toBe(true);
     expect(existsSync(join(dataDir, '.etcd-restore'))).toBe(false);
-  });
-
-  test('etcd 3.5 and later: restores with etcdutl (3.6 has no etcdctl snapshot restore), with the same arguments', async () => {
-    const bin = join(dir, 'bin');
-    mkdirSync(bin);
-    // A stand-in etcdutl that records its arguments and lays out a member dir where it was told to.
-    writeFileSync(join(bin, 'etcdutl'), `#!/bin/sh\nprintf '%s\\n' "$@" > ${join(dir, 'etcdutl.args')}\nwhile [ "$1" != --data-dir ]; do shift; done\nmkdir -p "$2/member/snap"\n`);
-    chmodSync(join(bin, 'etcdutl'), 0o755);
-    const sha256 = createHash('sha256').update('bytes').digest('hex');
-    const { dataDir, store, cfg } = await prepared('bytes', { sha256 });
-    await restoreSnapshot(cfg, { key: 'snapshots/frequent/a.db', at: 0 }, { store, restorer: new CliSnapshotRestorer(cfg, async () => join(bin, 'etcdutl')), log: memoryLogger() });
-    expect(readFileSync(join(dir, 'etcdutl.args'), 'utf8').trim().split('\n')).toEqual([
-      'snapshot', 'restore', join(dataDir, '.etcd-restore', 'snapshot.db'),
-      '--data-dir', join(dataDir, '.etcd-restore', 'data'),
-      '--name', 'peer-1',
-      '--initial-cluster', fullInitialCluster(config),
-      '--initial-cluster-token', 't',
-      '--initial-advertise-peer-urls', 'https://peer-1.prod.internal:2380',
-    ]);
-    expect(existsSync(join(dataDir, 'member', 'snap'))).toBe(true);
   });
 });

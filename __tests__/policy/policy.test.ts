@@ -93,6 +93,14 @@ describe('security policy of the synthesized stack', () => {
     expect(violations[0]).toMatch(/etcd does not require client certificates on both ports|etcd serves plain http/);
   });
 
+  test('by default every peer installs an etcd 3.5 patch at or above 3.5.26 (the lowest etcd allows upgrading to 3.6 from)', () => {
+    for (const lt of Object.values(good.resources('aws_launch_template'))) {
+      const [, minor, patch] = /^ETCD_VERSION=3\.(\d+)\.(\d+)$/m.exec(decodeUserData(lt.user_data))!.map(Number);
+      expect(minor).toBe(5);
+      expect(patch).toBeGreaterThanOrEqual(26);
+    }
+  });
+
   test('the user data Terraform receives decodes to exactly the script the construct wrote', () => {
     const lt = good.byPath('aws_launch_template', 'peer-1/launch-template');
     const script = decodeUserData(lt.user_data);
