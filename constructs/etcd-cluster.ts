@@ -149,6 +149,12 @@ export interface EtcdClusterProps {
    * @default - every alarm with its default threshold, a created topic, a dashboard
    */
   readonly monitoring?: MonitoringOptions;
+  /**
+   * Seconds a terminating peer may spend on its planned hand-off (leadership moved away, etcd stopped, volume
+   * unmounted and detached) before its group terminates it anyway: the terminate lifecycle hook's timeout, 30 to 7,200.
+   * @default 180
+   */
+  readonly handOffTimeoutSeconds?: number;
 }
 
 const DEFAULT_ETCD_VERSION = '3.5.33';
@@ -283,6 +289,7 @@ export class EtcdCluster extends Construct {
         imageId,
         instanceType,
         volume: { ...props.volume, kmsKeyArn: volumeKmsKeyArn },
+        handOffTimeoutSeconds: props.handOffTimeoutSeconds,
         userData: renderUserData({
           agentConfig,
           agentBucket: this.artifacts.bucket.bucket,

@@ -4,7 +4,7 @@ import { AutoscalingGroup } from '@cdktf/provider-aws/lib/autoscaling-group';
 import { EbsVolume } from '@cdktf/provider-aws/lib/ebs-volume';
 import { LaunchTemplate } from '@cdktf/provider-aws/lib/launch-template';
 import { base64WithReferences } from './terraform-strings';
-import { LAUNCH_HOOK_NAME, LAUNCH_TRANSITION } from '../contract/events';
+import { LAUNCH_HOOK_NAME, LAUNCH_TRANSITION, TERMINATE_HOOK_NAME, TERMINATE_TRANSITION } from '../contract/events';
 import { autoScalingGroupName, peerName, peerTags } from '../contract/naming';
 
 /** gp3 limits (EC2 CreateVolume): size 1–65,536 GiB, 3,000–80,000 IOPS, 125–2,000 MiB/s, ≤ 500 IOPS/GiB, ≤ 0.25 MiB/s per IOPS. */
@@ -72,6 +72,12 @@ export interface EtcdPeerProps {
    */
   readonly launchHookTimeoutSeconds?: number;
   /**
+   * Seconds a terminating instance waits in `Terminating:Wait` for its planned hand-off (move leadership away, stop
+   * etcd, unmount, detach the volume) before the group terminates it anyway. 30 to 7,200 (Auto Scaling's limits).
+   * @default 180
+   */
+  readonly handOffTimeoutSeconds?: number;
+  /**
    * Seconds after launch before EC2 health checks count: covers attach, mount and the DNS wait.
    * @default 600
    */
@@ -94,6 +100,10 @@ export class EtcdPeer extends Construct {
   constructor(scope: Construct, id: string, props: EtcdPeerProps) {
     super(scope, id);
     const v = resolveVolumeOptions(props.volume);
+    const handOffTimeoutSeconds = props.handOffTimeoutSeconds ?? 180;
+    if (!Number.isInteger(handOffTimeoutSeconds) || handOffTimeoutSeconds < 30 || handOffTimeoutSeconds > 7200) {
+      throw new Error(`handOffTimeoutSeconds must be a whole number from 30 to 7200 (Auto Scaling's heartbeat limits), got ${handOffTimeoutSeconds}`);
+    }
     const name = peerName(props.peerIndex);
     const tags = { ...peerTags(props.clusterName, props.peerIndex), Name: `${props.clusterName}-${name}` };
 
@@ -166,7 +176,16 @@ export class EtcdPeer extends Construct {
           defaultResult: 'CONTINUE',
           heartbeatTimeout: props.launchHookTimeoutSeconds ?? 300,
         },
+        {
+          name: TERMINATE_HOOK_NAME,
+          lifecycleTransition: TERMINATE_TRANSITION,
+          // The agent's hand-off completes it; without one (a crash, a broken agent) the timeout lets the termination go on.
+          defaultResult: 'CONTINUE',
+          heartbeatTimeout: handOffTimeoutSeconds,
+        },
       ],
+      // No instance_refresh: a refresh would replace peers by percentages, not by quorum. The roller
+      // (see the README's "Rolling a change") replaces one peer at a time, the leader last.
       tag: Object.entries(tags).map(([key, value]) => ({ key, value, propagateAtLaunch: true })),
       dependsOn: props.dependsOn,
     });

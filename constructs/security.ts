@@ -195,9 +195,10 @@ export class EtcdSecurity extends Construct {
             Condition: clusterTagCondition,
           },
           {
-            Sid: 'ReportOwnHealth',
+            // Health: a failed agent marks its instance unhealthy. Lifecycle: the hand-off completes its terminate hook.
+            Sid: 'ReportOwnHealthAndHandOff',
             Effect: 'Allow',
-            Action: ['autoscaling:SetInstanceHealth'],
+            Action: ['autoscaling:SetInstanceHealth', 'autoscaling:CompleteLifecycleAction'],
             Resource: `arn:${p}:autoscaling:*:*:autoScalingGroup:*:autoScalingGroupName/${autoScalingGroupNamePattern(props.clusterName)}`,
           },
           {

@@ -32,3 +32,12 @@ export const SUBSCRIBED_DETAIL_TYPES: readonly string[] = [
 export const LAUNCH_HOOK_NAME = 'etcd-peer-dns-ready';
 /** Lifecycle transition of the launch hook. */
 export const LAUNCH_TRANSITION = 'autoscaling:EC2_INSTANCE_LAUNCHING';
+
+/**
+ * Name of the terminate lifecycle hook on every peer's group: the instance's
+ * `node-agent hand-off` sees its target lifecycle state become `Terminated`,
+ * hands off (leadership, etcd, volume) and completes this hook.
+ */
+export const TERMINATE_HOOK_NAME = 'etcd-peer-hand-off';
+/** Lifecycle transition of the terminate hook. */
+export const TERMINATE_TRANSITION = 'autoscaling:EC2_INSTANCE_TERMINATING';

@@ -99,14 +99,29 @@ describe('default cluster: 9 peers over 3 zones', () => {
     expect(schedule!.schedule_expression).toBe('rate(2 minutes)');
   });
 
-  test('every group has a launch lifecycle hook and waits for the updater wiring', () => {
+  test('every group has a launch and a terminate lifecycle hook, and waits for the updater wiring', () => {
     for (const group of Object.values(stack.resources('aws_autoscaling_group'))) {
       expect(group.initial_lifecycle_hook).toEqual([
         expect.objectContaining({ lifecycle_transition: 'autoscaling:EC2_INSTANCE_LAUNCHING', name: 'etcd-peer-dns-ready', default_result: 'CONTINUE' }),
+        { lifecycle_transition: 'autoscaling:EC2_INSTANCE_TERMINATING', name: 'etcd-peer-hand-off', default_result: 'CONTINUE', heartbeat_timeout: 180 },
       ]);
       expect(group.instance_maintenance_policy).toEqual({ min_healthy_percentage: 0, max_healthy_percentage: 100 });
       expect(group.depends_on).toEqual(expect.arrayContaining([expect.stringMatching(/^aws_lambda_permission\./)]));
     }
+  });
+
+  test('no group has an instance refresh: it would replace peers by percentage, not one at a time by quorum', () => {
+    const groups = Object.values(stack.resources('aws_autoscaling_group'));
+    expect(groups).toHaveLength(9);
+    for (const group of groups) expect(group.instance_refresh).toBeUndefined();
+  });
+
+  test('the hand-off timeout is a prop of the cluster, checked against Auto Scaling\'s limits', () => {
+    const tuned = synthCluster({ handOffTimeoutSeconds: 600 });
+    for (const group of Object.values(tuned.resources('aws_autoscaling_group'))) {
+      expect(group.initial_lifecycle_hook[1]).toMatchObject({ name: 'etcd-peer-hand-off', heartbeat_timeout: 600 });
+    }
+    expect(() => synthCluster({ handOffTimeoutSeconds: 10 })).toThrow('handOffTimeoutSeconds must be a whole number from 30 to 7200');
   });
 
   test('the Lambda is bundled as an asset with its environment', () => {

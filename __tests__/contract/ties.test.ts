@@ -8,7 +8,7 @@ import { tmpdir } from 'os';
 import { join } from 'path';
 import { AGENT_COMMANDS, agentCommandsIn } from '../../contract/agent-commands';
 import { parseAgentConfig } from '../../contract/agent-config';
-import { LAUNCH_HOOK_NAME, SUBSCRIBED_DETAIL_TYPES } from '../../contract/events';
+import { LAUNCH_HOOK_NAME, LAUNCH_TRANSITION, SUBSCRIBED_DETAIL_TYPES, TERMINATE_HOOK_NAME, TERMINATE_TRANSITION } from '../../contract/events';
 import { CLUSTER_TAG_KEY, PEER_INDEX_TAG_KEY } from '../../contract/naming';
 import { updaterSettingsFromEnv } from '../../contract/updater-settings';
 import { classifyEvent } from '../../lambda/events';
@@ -95,7 +95,9 @@ describe('the contract between synth, event and boot time', () => {
     const rule = Object.values(stack.resources('aws_cloudwatch_event_rule')).find((r) => r.event_pattern);
     const pattern = JSON.parse(rule!.event_pattern);
     expect(pattern['detail-type']).toEqual([...SUBSCRIBED_DETAIL_TYPES]);
-    const hooks = Object.values(stack.resources('aws_autoscaling_group')).flatMap((g) => g.initial_lifecycle_hook ?? []);
+    const hooks = Object.values(stack.resources('aws_autoscaling_group'))
+      .flatMap((g) => g.initial_lifecycle_hook ?? [])
+      .filter((h) => h.lifecycle_transition === LAUNCH_TRANSITION);
     expect(hooks).toHaveLength(9);
     const fn = Object.values(stack.resources('aws_lambda_function'))[0];
     const { clusterName, peerCount } = updaterSettingsFromEnv(fn.environment.variables);
@@ -113,6 +115,15 @@ describe('the contract between synth, event and boot time', () => {
         );
         expect(trigger.kind).toBe('peer');
       }
+    }
+  });
+
+  test("every peer's group has the terminate hook under the name the agent's hand-off completes", () => {
+    const groups = Object.values(stack.resources('aws_autoscaling_group'));
+    expect(groups).toHaveLength(9);
+    for (const group of groups) {
+      const terminate = (group.initial_lifecycle_hook ?? []).filter((h: { lifecycle_transition: string }) => h.lifecycle_transition === TERMINATE_TRANSITION);
+      expect(terminate.map((h: { name: string }) => h.name)).toEqual([TERMINATE_HOOK_NAME]);
     }
   });
 
