@@ -6,6 +6,7 @@
  * (S3, a local directory) also keep the peers' volume reports a restore reads.
  */
 import { GetObjectCommand, ListObjectsV2Command, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { Upload } from '@aws-sdk/lib-storage';
 import { createReadStream, createWriteStream, promises as fs } from 'fs';
 import { dirname, join } from 'path';
 import type { Readable } from 'stream';
@@ -151,17 +152,35 @@ export class EtcdctlSnapshots implements SnapshotPort {
   }
 }
 
+/**
+ * Part size of snapshot uploads: S3 takes at most 10,000 parts, so 16 MiB parts
+ * carry up to 156 GiB, far past etcd's 8 GiB quota ceiling; one PutObject stops at 5 GB.
+ */
+export const SNAPSHOT_PART_BYTES = 16 * 1024 * 1024;
+
 /** Snapshots in an S3 bucket (server-side encryption is the bucket's default: the cluster key). */
 export class S3BackupStore implements BackupStore {
   constructor(
     private readonly bucket: string,
     private readonly client = new S3Client(SDK_CLIENT_CONFIG),
+    private readonly partBytes = SNAPSHOT_PART_BYTES,
   ) {}
 
+  /**
+   * A multipart upload (one PutObject below one part); the metadata goes on the
+   * object either way. A failed attempt aborts its parts and starts again with a
+   * fresh stream, so a retry never uploads half a file.
+   */
   async upload(key: string, file: string, metadata: Record<string, string>): Promise<void> {
-    const bytes = (await fs.stat(file)).size;
     await withRetry(
-      () => this.client.send(new PutObjectCommand({ Bucket: this.bucket, Key: key, Body: createReadStream(file), ContentLength: bytes, Metadata: metadata })),
+      () =>
+        new Upload({
+          client: this.client,
+          params: { Bucket: this.bucket, Key: key, Body: createReadStream(file), Metadata: metadata },
+          partSize: this.partBytes,
+          queueSize: 4,
+          leavePartsOnError: false,
+        }).done(),
       AWS_RETRY,
     );
   }

@@ -4,7 +4,7 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync
 import { tmpdir } from 'os';
 import { join } from 'path';
 import { mockClient } from 'aws-sdk-client-mock';
-import { PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { AbortMultipartUploadCommand, CompleteMultipartUploadCommand, CreateMultipartUploadCommand, PutObjectCommand, S3Client, UploadPartCommand } from '@aws-sdk/client-s3';
 import { DirectoryBackupStore, EtcdctlSnapshots, isLeaderInEndpointStatus, S3BackupStore, snapshotKeys, takeSnapshot } from '../../node-agent/backup';
 import type { SnapshotPort } from '../../node-agent/ports';
 import { findEtcdutl } from '../../node-agent/etcdctl';
@@ -53,23 +53,75 @@ describe('snapshots (pure parts and adapters)', () => {
     expect(() => isLeaderInEndpointStatus('[]')).toThrow(/printed no member_id and leader: \[\]/);
   });
 
-  test('S3 upload carries revision, member count and checksum as metadata', async () => {
+  describe('S3 upload', () => {
     const s3 = mockClient(S3Client);
-    let uploaded = '';
-    s3.on(PutObjectCommand).callsFake(async (input) => {
-      for await (const chunk of input.Body) uploaded += chunk.toString();
-      return {};
+    let dir: string;
+    beforeEach(() => {
+      s3.reset();
+      dir = mkdtempSync(join(tmpdir(), 'snap-'));
     });
-    const dir = mkdtempSync(join(tmpdir(), 'snap-'));
-    try {
-      writeFileSync(join(dir, 'x.db'), 'snapshot bytes');
-      await new S3BackupStore('prod-etcd-backups-1', new S3Client({})).upload('snapshots/daily/2026-11-24.db', join(dir, 'x.db'), { revision: '12', members: '9', sha256: 'abc' });
-      const input = s3.commandCalls(PutObjectCommand)[0].args[0].input;
-      expect(input).toMatchObject({ Bucket: 'prod-etcd-backups-1', Key: 'snapshots/daily/2026-11-24.db', ContentLength: 14, Metadata: { revision: '12', members: '9', sha256: 'abc' } });
-      expect(uploaded).toBe('snapshot bytes');
-    } finally {
-      rmSync(dir, { recursive: true, force: true });
+    afterEach(() => rmSync(dir, { recursive: true, force: true }));
+    const metadata = { revision: '12', members: '9', sha256: 'abc' };
+
+    /** Collects the bytes of each uploaded part by part number. */
+    function recordParts(): Map<number, Buffer> {
+      const parts = new Map<number, Buffer>();
+      s3.on(CreateMultipartUploadCommand).resolves({ UploadId: 'u-1' });
+      s3.on(UploadPartCommand).callsFake(async (input) => {
+        parts.set(input.PartNumber, Buffer.from(input.Body as Uint8Array));
+        return { ETag: `"etag-${input.PartNumber}"` };
+      });
+      s3.on(CompleteMultipartUploadCommand).resolves({});
+      return parts;
     }
+
+    test('a snapshot below one part: one PutObject carrying revision, member count and checksum as metadata', async () => {
+      let uploaded = '';
+      s3.on(PutObjectCommand).callsFake(async (input) => {
+        uploaded += Buffer.from(input.Body as Uint8Array).toString();
+        return {};
+      });
+      writeFileSync(join(dir, 'x.db'), 'snapshot bytes');
+      await new S3BackupStore('prod-etcd-backups-1', new S3Client({ region: 'eu-west-1' })).upload('snapshots/daily/2026-11-24.db', join(dir, 'x.db'), metadata);
+      const input = s3.commandCalls(PutObjectCommand)[0].args[0].input;
+      expect(input).toMatchObject({ Bucket: 'prod-etcd-backups-1', Key: 'snapshots/daily/2026-11-24.db', Metadata: metadata });
+      expect(uploaded).toBe('snapshot bytes');
+    });
+
+    test('a snapshot across the part boundary goes up in parts, every byte once and in order, the metadata on the object', async () => {
+      const partBytes = 5 * 1024 * 1024; // S3's smallest part
+      const content = Buffer.alloc(2 * partBytes + 1234);
+      for (let i = 0; i < content.length; i++) content[i] = (i * 7 + (i >> 13)) & 0xff;
+      writeFileSync(join(dir, 'x.db'), content);
+      const parts = recordParts();
+      await new S3BackupStore('b', new S3Client({ region: 'eu-west-1' }), partBytes).upload('snapshots/frequent/x.db', join(dir, 'x.db'), metadata);
+      expect(s3.commandCalls(PutObjectCommand)).toHaveLength(0);
+      expect(s3.commandCalls(CreateMultipartUploadCommand)[0].args[0].input).toMatchObject({ Bucket: 'b', Key: 'snapshots/frequent/x.db', Metadata: metadata });
+      expect([...parts.keys()].sort()).toEqual([1, 2, 3]);
+      expect(parts.get(1)!.length).toBe(partBytes);
+      expect(Buffer.concat([1, 2, 3].map((n) => parts.get(n)!)).equals(content)).toBe(true);
+      const completed = s3.commandCalls(CompleteMultipartUploadCommand)[0].args[0].input;
+      expect(completed.MultipartUpload?.Parts?.map((p) => p.PartNumber)).toEqual([1, 2, 3]);
+    });
+
+    test('a part refused by a throttled S3: the upload is aborted and sent again whole from the file', async () => {
+      const partBytes = 5 * 1024 * 1024;
+      const content = Buffer.alloc(partBytes + 10, 3);
+      writeFileSync(join(dir, 'x.db'), content);
+      const parts = recordParts();
+      s3.on(UploadPartCommand, { PartNumber: 2 })
+        .rejectsOnce(Object.assign(new Error('Slow Down'), { name: 'SlowDown', $metadata: { httpStatusCode: 503 } }))
+        .callsFake(async (input) => {
+          parts.set(input.PartNumber, Buffer.from(input.Body as Uint8Array));
+          return { ETag: '"etag-2"' };
+        });
+      s3.on(AbortMultipartUploadCommand).resolves({});
+      await new S3BackupStore('b', new S3Client({ region: 'eu-west-1' }), partBytes).upload('k.db', join(dir, 'x.db'), metadata);
+      expect(s3.commandCalls(AbortMultipartUploadCommand)).toHaveLength(1);
+      expect(s3.commandCalls(CreateMultipartUploadCommand)).toHaveLength(2);
+      expect(s3.commandCalls(CompleteMultipartUploadCommand)).toHaveLength(1);
+      expect(Buffer.concat([parts.get(1)!, parts.get(2)!]).equals(content)).toBe(true);
+    });
   });
 });
 
