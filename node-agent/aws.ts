@@ -21,33 +21,63 @@ export function deviceCandidates(volumeId: string): string[] {
   return [`/dev/disk/by-id/nvme-Amazon_Elastic_Block_Store_${volumeId.replace('-', '')}`, REQUESTED_DEVICE, '/dev/sdf'];
 }
 
-type Fetch = (url: string, init?: { method?: string; headers?: Record<string, string> }) => Promise<{ ok: boolean; status: number; text(): Promise<string> }>;
+type Fetch = (
+  url: string,
+  init?: { method?: string; headers?: Record<string, string>; signal?: AbortSignal },
+) => Promise<{ ok: boolean; status: number; text(): Promise<string> }>;
 
-/** Minimal IMDSv2 client: a session token, then GETs with it. */
+/** Settings of {@link InstanceMetadata}. */
+export interface InstanceMetadataOptions {
+  /** Limit on one request; IMDS answers in milliseconds, so a hung socket is a failure to retry. Default 2 s. */
+  readonly requestTimeoutMs?: number;
+  /** Default: 6 attempts, backoff from 200 ms up to 2 s. */
+  readonly retry?: RetryOptions;
+}
+
+/** HTTP answers from IMDS worth another try: throttled (429), an expired token (401), its own errors (5xx). */
+const IMDS_RETRYABLE_STATUS = (status: number) => status === 429 || status === 401 || status >= 500;
+
+/** Minimal IMDSv2 client: one session token shared by concurrent reads, then GETs with it. */
 export class InstanceMetadata {
-  private token?: string;
+  private token?: Promise<string>;
 
   constructor(
     private readonly fetchImpl: Fetch = globalThis.fetch as unknown as Fetch,
     private readonly base = 'http://169.254.169.254',
+    private readonly options: InstanceMetadataOptions = {},
   ) {}
 
   async get(path: string): Promise<string> {
-    return withRetry(
-      async () => {
-        if (!this.token) {
-          const r = await this.fetchImpl(`${this.base}/latest/api/token`, { method: 'PUT', headers: { 'X-aws-ec2-metadata-token-ttl-seconds': '21600' } });
-          if (!r.ok) throw Object.assign(new Error(`IMDSv2 token request failed with HTTP ${r.status}`), { $metadata: { httpStatusCode: r.status } });
-          this.token = await r.text();
-        }
-        const r = await this.fetchImpl(`${this.base}/latest/meta-data/${path}`, { headers: { 'X-aws-ec2-metadata-token': this.token } });
-        if (r.status === 401) this.token = undefined;
-        if (!r.ok) throw Object.assign(new Error(`IMDS ${path} failed with HTTP ${r.status}`), { $metadata: { httpStatusCode: r.status >= 500 || r.status === 401 ? 503 : r.status } });
-        return (await r.text()).trim();
-      },
-      { attempts: 5, baseDelayMs: 200, maxDelayMs: 2000 },
-    );
+    return withRetry(async () => {
+      const token = await this.sessionToken();
+      const r = await this.request(`${this.base}/latest/meta-data/${path}`, { headers: { 'X-aws-ec2-metadata-token': token } });
+      if (r.status === 401) this.token = undefined;
+      if (!r.ok) throw imdsError(`IMDS ${path} failed with HTTP ${r.status}`, r.status);
+      return (await r.text()).trim();
+    }, this.options.retry ?? { attempts: 6, baseDelayMs: 200, maxDelayMs: 2000 });
   }
+
+  /** The token, requested once however many reads wait for it; a failed request is forgotten so the next try asks again. */
+  private sessionToken(): Promise<string> {
+    this.token ??= (async () => {
+      const r = await this.request(`${this.base}/latest/api/token`, { method: 'PUT', headers: { 'X-aws-ec2-metadata-token-ttl-seconds': '21600' } });
+      if (!r.ok) throw imdsError(`IMDSv2 token request failed with HTTP ${r.status}`, r.status);
+      return r.text();
+    })().catch((error) => {
+      this.token = undefined;
+      throw error;
+    });
+    return this.token;
+  }
+
+  private request(url: string, init: { method?: string; headers: Record<string, string> }) {
+    return this.fetchImpl(url, { ...init, signal: AbortSignal.timeout(this.options.requestTimeoutMs ?? 2000) });
+  }
+}
+
+function imdsError(message: string, status: number): Error {
+  // Retryable answers are marked as a 503 for the one retry classifier; others keep their status and fail at once.
+  return Object.assign(new Error(message), { $metadata: { httpStatusCode: IMDS_RETRYABLE_STATUS(status) ? 503 : status } });
 }
 
 /** Settings of {@link AwsVolumeProvider}. */
@@ -119,8 +149,14 @@ export class AwsVolumeProvider implements VolumeProvider {
     const pollBaseMs = this.options.pollBaseMs ?? 1000;
     await pollUntil(
       async (attempt) => {
-        const described = await this.call(() => this.ec2.send(new DescribeVolumesCommand({ VolumeIds: [volumeId] })));
-        const volume = toView(described.Volumes![0]);
+        const described = await this.describeVolume(volumeId);
+        // Just found by its tags: a miss by id is EC2's eventual consistency until the deadline says otherwise.
+        if (!described) {
+          const reason = `volume ${volumeId} was found by its tags but not yet by its id`;
+          log.info('waiting for volume', { volumeId, reason, attempt });
+          return notYet(reason);
+        }
+        const volume = toView(described);
         const holder = volume.attachments.find((a) => a.instanceId !== identity.instanceId && a.state !== 'detached');
         if (holder) {
           if (!firstSeen.has(holder.instanceId)) firstSeen.set(holder.instanceId, this.now());
@@ -164,6 +200,15 @@ export class AwsVolumeProvider implements VolumeProvider {
 
     const device = await this.waitForDevice(volumeId, log);
     return { volumeId, device };
+  }
+
+  private async describeVolume(volumeId: string): Promise<Volume | undefined> {
+    try {
+      return (await this.call(() => this.ec2.send(new DescribeVolumesCommand({ VolumeIds: [volumeId] })))).Volumes?.[0];
+    } catch (error) {
+      if ((error as Error).name === 'InvalidVolume.NotFound') return undefined;
+      throw error;
+    }
   }
 
   /** Step 4: the block device node, by NVMe serial first. */

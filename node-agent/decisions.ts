@@ -65,6 +65,9 @@ export type AttachStep =
  * force-detach only once a running holder has left the group and the grace
  * period is over.
  */
+/** EBS volume states from which a volume never becomes attachable. */
+export const UNUSABLE_VOLUME_STATES: readonly string[] = ['error', 'deleting', 'deleted'];
+
 export function decideAttachStep(input: {
   volume: VolumeView;
   selfId: string;
@@ -75,6 +78,13 @@ export function decideAttachStep(input: {
   graceSeconds: number;
 }): AttachStep {
   const { volume, selfId } = input;
+  if (UNUSABLE_VOLUME_STATES.includes(volume.state)) {
+    // These states never turn into `available`: waiting would only spend the whole deadline.
+    return {
+      action: 'fail',
+      reason: `volume ${volume.volumeId} is ${volume.state}; EC2 cannot attach it. Replace it with a volume of the same tags (e.g. from its latest EBS snapshot), or remove it so the peer recovers from S3 snapshots`,
+    };
+  }
   const live = volume.attachments.filter((a) => a.state !== 'detached');
   const mine = live.find((a) => a.instanceId === selfId);
   if (mine) {

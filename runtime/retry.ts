@@ -20,15 +20,40 @@ const RETRYABLE_ERROR_NAMES = new Set([
   'InternalFailure',
 ]);
 
-/** True for errors worth another try: AWS throttling, 5xx, transient network failures. */
+/** Socket-level failure codes, Node's and undici's (`fetch` puts them on `error.cause`). */
+const TRANSIENT_NETWORK_CODES = new Set([
+  'ECONNRESET',
+  'ECONNREFUSED',
+  'ECONNABORTED',
+  'ETIMEDOUT',
+  'EPIPE',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'EAI_AGAIN',
+  'UND_ERR_SOCKET',
+  'UND_ERR_CONNECT_TIMEOUT',
+  'UND_ERR_HEADERS_TIMEOUT',
+  'UND_ERR_BODY_TIMEOUT',
+]);
+
+/**
+ * True for errors worth another try: AWS throttling, 429 and 5xx, transient
+ * network failures and timeouts (`AbortSignal.timeout`), also when wrapped as
+ * the `cause` of another error (`fetch failed`).
+ */
 export function isRetryable(error: unknown): boolean {
-  const e = error as { name?: string; code?: string; $metadata?: { httpStatusCode?: number }; $retryable?: unknown };
+  return retryableAt(error, 0);
+}
+
+function retryableAt(error: unknown, depth: number): boolean {
+  const e = error as { name?: string; code?: string; cause?: unknown; $metadata?: { httpStatusCode?: number }; $retryable?: unknown };
   if (!e || typeof e !== 'object') return false;
-  if (e.name && RETRYABLE_ERROR_NAMES.has(e.name)) return true;
+  if (e.name && (RETRYABLE_ERROR_NAMES.has(e.name) || e.name === 'TimeoutError')) return true;
   if (e.$retryable) return true;
   const status = e.$metadata?.httpStatusCode;
-  if (status !== undefined && status >= 500) return true;
-  return ['ECONNRESET', 'ETIMEDOUT', 'EAI_AGAIN', 'ECONNREFUSED'].includes(e.code ?? '');
+  if (status !== undefined && (status >= 500 || status === 429)) return true;
+  if (TRANSIENT_NETWORK_CODES.has(e.code ?? '')) return true;
+  return depth < 3 && e.cause !== undefined && retryableAt(e.cause, depth + 1);
 }
 
 /** Options of {@link withRetry}. */

@@ -94,6 +94,37 @@ describe('node agent on AWS (mocked SDK)', () => {
     expect(log.lines).toContainEqual(expect.objectContaining({ msg: 'waiting for volume', reason: expect.stringContaining('held by i-old, which is shutting-down') }));
   });
 
+  test('a volume that turns to error while waited for fails at once, naming the state and the way out', async () => {
+    const held = { Volumes: [volume([{ InstanceId: 'i-old', State: 'attached' }])] };
+    ec2
+      .on(DescribeVolumesCommand)
+      .resolvesOnce(held) // by tags
+      .resolvesOnce(held)
+      .resolves({ Volumes: [{ ...volume([]), State: 'error' }] });
+    ec2.on(DescribeInstancesCommand).resolves({ Reservations: [{ Instances: [{ InstanceId: 'i-old', State: { Name: 'shutting-down' } }] }] });
+    autoscaling.on(DescribeAutoScalingInstancesCommand).resolves({ AutoScalingInstances: [] });
+    const { p, elapsed } = provider();
+    await expect(p.attachPeerVolume(self, memoryLogger())).rejects.toThrow(/volume vol-0abc is error; EC2 cannot attach it\. Replace it/);
+    expect(elapsed()).toBeLessThan(30_000);
+    expect(ec2.commandCalls(AttachVolumeCommand)).toHaveLength(0);
+  });
+
+  test('found by tags but not yet by id (an empty answer, then InvalidVolume.NotFound): asked again, then attached', async () => {
+    const notFound = Object.assign(new Error("The volume 'vol-0abc' does not exist."), { name: 'InvalidVolume.NotFound', $metadata: { httpStatusCode: 400 } });
+    ec2
+      .on(DescribeVolumesCommand)
+      .resolvesOnce({ Volumes: [volume([])] }) // by tags
+      .resolvesOnce({ Volumes: [] })
+      .rejectsOnce(notFound)
+      .resolvesOnce({ Volumes: [volume([])] })
+      .resolves({ Volumes: [volume([{ InstanceId: 'i-self', State: 'attached' }])] });
+    ec2.on(AttachVolumeCommand).resolves({});
+    const log = memoryLogger();
+    await expect(provider().p.attachPeerVolume(self, log)).resolves.toMatchObject({ volumeId: 'vol-0abc' });
+    expect(ec2.commandCalls(AttachVolumeCommand)).toHaveLength(1);
+    expect(log.lines).toContainEqual(expect.objectContaining({ msg: 'waiting for volume', reason: 'volume vol-0abc was found by its tags but not yet by its id' }));
+  });
+
   test('held by a running instance still in this peer\'s group: never stolen; fails at the deadline naming the holder', async () => {
     ec2.on(DescribeVolumesCommand).resolves({ Volumes: [volume([{ InstanceId: 'i-live', State: 'attached' }])] });
     ec2.on(DescribeInstancesCommand).resolves({ Reservations: [{ Instances: [{ InstanceId: 'i-live', State: { Name: 'running' } }] }] });
@@ -174,5 +205,64 @@ describe('IMDSv2', () => {
     ]);
     expect(calls[0].init!.headers).toEqual({ 'X-aws-ec2-metadata-token-ttl-seconds': '21600' });
     expect(calls[1].init!.headers).toEqual({ 'X-aws-ec2-metadata-token': 'TOKEN' });
+  });
+
+  type Init = { method?: string; headers?: Record<string, string>; signal?: AbortSignal };
+  const noWait = { attempts: 6, baseDelayMs: 1, maxDelayMs: 1, sleep: async () => {} };
+  const reset = () => Object.assign(new TypeError('fetch failed'), { cause: Object.assign(new Error('read ECONNRESET'), { code: 'ECONNRESET' }) });
+
+  test('one identification takes one token, however many reads wait for it', async () => {
+    let tokens = 0;
+    const fake = async (url: string) => {
+      if (url.endsWith('/api/token')) tokens++;
+      await new Promise((r) => setTimeout(r, 5));
+      return { ok: true, status: 200, text: async () => (url.endsWith('/api/token') ? 'TOKEN' : 'x') };
+    };
+    const imds = new InstanceMetadata(fake, 'http://imds', { retry: noWait });
+    await Promise.all([imds.get('instance-id'), imds.get('placement/availability-zone'), imds.get('local-ipv4')]);
+    expect(tokens).toBe(1);
+  });
+
+  test('a reset connection, a refused token and a 429 are retried; every request carries a timeout', async () => {
+    const answers: (() => { ok: boolean; status: number; text(): Promise<string> })[] = [
+      () => { throw reset(); },
+      () => ({ ok: false, status: 429, text: async () => '' }),
+      () => ({ ok: true, status: 200, text: async () => 'TOKEN' }),
+      () => { throw reset(); },
+      () => ({ ok: false, status: 429, text: async () => '' }),
+      () => ({ ok: true, status: 200, text: async () => 'i-self' }),
+    ];
+    const signals: (AbortSignal | undefined)[] = [];
+    const fake = async (_url: string, init?: Init) => {
+      signals.push(init?.signal);
+      return answers.shift()!();
+    };
+    await expect(new InstanceMetadata(fake, 'http://imds', { retry: noWait }).get('instance-id')).resolves.toBe('i-self');
+    expect(answers).toHaveLength(0);
+    expect(signals.every((s) => s instanceof AbortSignal)).toBe(true);
+  });
+
+  test('a hung metadata socket times out and is retried', async () => {
+    let calls = 0;
+    const fake = (url: string, init?: Init) => {
+      calls++;
+      if (calls === 1) {
+        return new Promise<never>((_, reject) => init!.signal!.addEventListener('abort', () => reject(init!.signal!.reason)));
+      }
+      return Promise.resolve({ ok: true, status: 200, text: async () => (url.endsWith('/api/token') ? 'TOKEN' : 'eu-west-1a') });
+    };
+    const imds = new InstanceMetadata(fake, 'http://imds', { retry: noWait, requestTimeoutMs: 20 });
+    await expect(imds.get('placement/availability-zone')).resolves.toBe('eu-west-1a');
+    expect(calls).toBe(3);
+  });
+
+  test('a 404 is not retried and names the path', async () => {
+    let calls = 0;
+    const fake = async (url: string) => {
+      calls++;
+      return url.endsWith('/api/token') ? { ok: true, status: 200, text: async () => 'TOKEN' } : { ok: false, status: 404, text: async () => '' };
+    };
+    await expect(new InstanceMetadata(fake, 'http://imds', { retry: noWait }).get('local-ipv4')).rejects.toThrow('IMDS local-ipv4 failed with HTTP 404');
+    expect(calls).toBe(2);
   });
 });

@@ -45,6 +45,10 @@ describe('attach step', () => {
     expect(decideAttachStep({ ...base, volume: vol({ state: 'in-use', attachments: [{ instanceId: 'i-self', state: 'attaching' }] }) }).action).toBe('wait');
   });
 
+  test.each(['error', 'deleting', 'deleted'])('a volume that is %s is never waited for: fail at once', (state) => {
+    expect(decideAttachStep({ ...base, volume: vol({ state }) })).toEqual({ action: 'fail', reason: expect.stringContaining(`is ${state}; EC2 cannot attach it`) });
+  });
+
   const held = vol({ state: 'in-use', attachments: [{ instanceId: 'i-old', state: 'attached' }] });
   test.each([
     ['shutting-down', true, 10_000, 'wait'],

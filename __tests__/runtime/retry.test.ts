@@ -96,3 +96,23 @@ describe('pollUntil', () => {
     expect(clock.slept).toEqual([1000, 2000, 3000]);
   });
 });
+
+describe('isRetryable: what the agent meets talking to instance metadata', () => {
+  test.each([
+    ['fetch failed, connection reset (the code on error.cause)', Object.assign(new TypeError('fetch failed'), { cause: Object.assign(new Error('read ECONNRESET'), { code: 'ECONNRESET' }) })],
+    ['fetch failed, connection refused', Object.assign(new TypeError('fetch failed'), { cause: Object.assign(new Error('connect ECONNREFUSED'), { code: 'ECONNREFUSED' }) })],
+    ['fetch failed, undici socket closed', Object.assign(new TypeError('fetch failed'), { cause: Object.assign(new Error('other side closed'), { code: 'UND_ERR_SOCKET' }) })],
+    ['a request past its AbortSignal.timeout', new DOMException('The operation was aborted due to timeout', 'TimeoutError')],
+    ['HTTP 429', { name: 'X', $metadata: { httpStatusCode: 429 } }],
+  ])('%s is retried', (_, error) => {
+    expect(isRetryable(error)).toBe(true);
+  });
+
+  test.each([
+    ['fetch failed for a bad URL', Object.assign(new TypeError('fetch failed'), { cause: new TypeError('Invalid URL') })],
+    ['HTTP 404', { name: 'X', $metadata: { httpStatusCode: 404 } }],
+    ['a cause chain that never ends', (() => { const e: { cause?: unknown } = {}; e.cause = e; return e; })()],
+  ])('%s is not', (_, error) => {
+    expect(isRetryable(error)).toBe(false);
+  });
+});
