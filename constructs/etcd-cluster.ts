@@ -5,6 +5,7 @@ import { DataAwsSsmParameter } from '@cdktf/provider-aws/lib/data-aws-ssm-parame
 import { buildAgentConfig } from '../contract/agent-config';
 import { EtcdArtifacts } from './artifacts';
 import { BackupOptions, EtcdBackups } from './backups';
+import { DatabaseOptions, resolveDatabaseOptions } from './database';
 import { EtcdDns } from './dns';
 import { EtcdDnsUpdater } from './dns-updater';
 import { EtcdEncryption, validateKmsKeyArn } from './encryption';
@@ -85,6 +86,12 @@ export interface EtcdClusterProps {
   readonly imageId?: string;
   /** Persistent volumes (gp3). See {@link PeerVolumeOptions} for defaults. */
   readonly volume?: PeerVolumeOptions;
+  /**
+   * etcd's database: its quota (checked against `volume.sizeGiB`), who compacts its history, and when the
+   * peers' maintenance timer defragments. See {@link DatabaseOptions} for defaults.
+   * @default - the quota the volume holds (at most 8 GiB), compaction by kube-apiserver, defragmentation from 64 MiB and 25 % freeable
+   */
+  readonly database?: DatabaseOptions;
   /** etcd release to install. See {@link EtcdReleaseOptions} for defaults. */
   readonly etcd?: EtcdReleaseOptions;
   /**
@@ -191,7 +198,8 @@ export class EtcdCluster extends Construct {
     validateSizeAndZones(size, props.zones, tolerate);
     this.size = size;
     this.domain = validateDomain(props.domain ?? `${props.clusterName}.etcd.internal`, size);
-    resolveVolumeOptions(props.volume); // fail before any resource is created
+    // Fail before any resource is created.
+    const database = resolveDatabaseOptions(props.database, resolveVolumeOptions(props.volume).sizeGiB);
     const tls = props.tls ?? true;
     const certLifetimeHours = props.certificateLifetimeHours ?? 720;
     if (!Number.isInteger(certLifetimeHours) || certLifetimeHours < 24 || certLifetimeHours > 8760) {
@@ -278,6 +286,7 @@ export class EtcdCluster extends Construct {
         certLifetimeHours,
         ca: this.security.caSecret ? { secretId: this.security.caSecret.arn } : undefined,
         backup: this.backups ? { bucket: this.backups.bucket.bucket } : undefined,
+        database: database.settings,
       });
       return new EtcdPeer(this, peerName(i), {
         clusterName: props.clusterName,

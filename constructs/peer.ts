@@ -22,7 +22,8 @@ export const GP3_LIMITS = {
 /** The persistent volume of a peer. */
 export interface PeerVolumeOptions {
   /**
-   * Size in GiB. etcd's default quota is 2 GiB and its recommended maximum 8 GiB; the rest is headroom for WAL and snapshots.
+   * Size in GiB. In an `EtcdCluster` the database quota is derived from it (`database.quotaBackendBytes`): the
+   * volume holds the database twice, the WAL and the filesystem's share; 20 GiB holds etcd's suggested maximum of 8 GiB.
    * @default 20
    */
   readonly sizeGiB?: number;

@@ -4,6 +4,7 @@
  * cluster into a file), read back by {@link parseAgentConfig} in the agent.
  */
 import { clusterToken, normalizeDomain } from './naming';
+import { DATABASE_DEFAULTS, DatabaseSettings, ETCD_DEFAULT_QUOTA_BYTES, parseDatabaseSettings } from './database';
 
 /** Where the agent finds its volume and identity. */
 export type AgentMode = 'aws' | 'local';
@@ -54,6 +55,8 @@ export interface AgentConfig {
   readonly backup?: { readonly bucket?: string; readonly dir?: string };
   /** Shared by all peers of one cluster; guards against joining a foreign cluster. */
   readonly clusterToken: string;
+  /** etcd's quota and compaction (written into its config), and when the maintenance timer defragments. */
+  readonly database: DatabaseSettings;
   readonly deadlines: AgentDeadlines;
   /** Local mode only: the file that plays the EBS volume, and this host's IP. */
   readonly local?: {
@@ -88,7 +91,11 @@ export const AGENT_CONFIG_DEFAULTS = {
 
 /** What the caller of {@link buildAgentConfig} must say; everything else has a default. */
 export type AgentConfigInput = Pick<AgentConfig, 'mode' | 'clusterName' | 'domain' | 'peerIndex' | 'peerCount' | 'tls' | 'dataDir'> &
-  Partial<Omit<AgentConfig, 'deadlines'>> & { readonly deadlines?: Partial<AgentDeadlines> };
+  Partial<Omit<AgentConfig, 'deadlines' | 'database'>> & {
+    readonly deadlines?: Partial<AgentDeadlines>;
+    /** The construct derives the quota from the volume size; without one, etcd's own default. */
+    readonly database?: Partial<DatabaseSettings>;
+  };
 
 /**
  * The one factory of agent configs: the construct (AWS mode) and the local
@@ -100,6 +107,11 @@ export function buildAgentConfig(input: AgentConfigInput): AgentConfig {
     ...AGENT_CONFIG_DEFAULTS,
     clusterToken: clusterToken(input.clusterName),
     ...input,
+    database: {
+      quotaBackendBytes: input.database?.quotaBackendBytes ?? ETCD_DEFAULT_QUOTA_BYTES,
+      compaction: input.database?.compaction ?? DATABASE_DEFAULTS.compaction,
+      defragment: { ...DATABASE_DEFAULTS.defragment, ...input.database?.defragment },
+    },
     deadlines: { ...DEFAULT_DEADLINES, ...input.deadlines },
   };
 }
@@ -180,6 +192,7 @@ export function parseAgentConfig(raw: unknown, source = 'config'): AgentConfig {
     etcdConfigFile: (c.etcdConfigFile as string | undefined) ?? AGENT_CONFIG_DEFAULTS.etcdConfigFile,
     pkiDir: (c.pkiDir as string | undefined) ?? AGENT_CONFIG_DEFAULTS.pkiDir,
     clusterToken: str('clusterToken'),
+    database: parseDatabaseSettings(c.database, source),
     deadlines,
     local,
   };

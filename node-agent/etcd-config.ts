@@ -1,6 +1,20 @@
 /** Renders etcd's configuration file for peer N (pure). */
 import { clientUrl, ETCD_CLIENT_PORT, ETCD_PEER_PORT, peerName, peerUrl } from '../contract/naming';
 import type { AgentConfig } from '../contract/agent-config';
+import type { DatabaseSettings } from '../contract/database';
+
+/**
+ * The database lines of etcd's config: the quota past which it raises NOSPACE,
+ * and its own auto-compaction, off under `kube-apiserver` (the API server
+ * compacts). The retention is a string in both modes, as etcd's YAML wants it.
+ */
+export function databaseConfigLines(database: DatabaseSettings): string[] {
+  const c = database.compaction;
+  return [
+    `quota-backend-bytes: ${database.quotaBackendBytes}`,
+    ...(c.mode === 'kube-apiserver' ? [] : [`auto-compaction-mode: ${c.mode}`, `auto-compaction-retention: "${c.retention}"`]),
+  ];
+}
 
 /**
  * Settings whose defaults in a config file differ between etcd versions
@@ -37,6 +51,7 @@ export function renderEtcdConfig(c: AgentConfig, listenAddress = '0.0.0.0', join
     'strict-reconfig-check: true',
     'logger: zap',
     ...SETTINGS_WITH_VERSION_DEPENDENT_DEFAULTS,
+    ...databaseConfigLines(c.database),
   ];
   if (c.tls) {
     for (const [section, cert] of [

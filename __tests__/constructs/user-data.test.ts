@@ -1,23 +1,17 @@
 import { agentUnit, etcdUnit, learnerPromoteUnit, renderUserData } from '../../constructs/user-data';
-import { DEFAULT_DEADLINES } from '../../contract/agent-config';
+import { buildAgentConfig } from '../../contract/agent-config';
 
 const input = {
-  agentConfig: {
-    mode: 'aws' as const,
+  agentConfig: buildAgentConfig({
+    mode: 'aws',
     clusterName: 'prod',
     domain: 'prod.etcd.internal',
     peerIndex: 4,
     peerCount: 9,
     tls: false,
     dataDir: '/var/lib/etcd',
-    fsType: 'ext4' as const,
-    etcdUser: 'etcd',
-    etcdConfigFile: '/etc/etcd/etcd.conf.yml',
-        pkiDir: '/etc/etcd/pki',
     clusterToken: 'prod-etcd',
-    deadlines: DEFAULT_DEADLINES,
-    certLifetimeHours: 720,
-  },
+  }),
   agentBucket: 'bucket',
   agentKey: 'node-agent/abc.js',
   agentSha256: 'a'.repeat(64),

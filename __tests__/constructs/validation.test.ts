@@ -81,6 +81,21 @@ describe('validation names the prop and the fix', () => {
     [{ backup: { intervalMinutes: 1 } }, 'backup.intervalMinutes must be a whole number of minutes from 5 to 1440, got 1'],
     [{ backup: { dailyRetentionDays: 0 } }, 'backup.dailyRetentionDays must be a whole number of days from 1 to 3650, got 0'],
     [{ certificateLifetimeHours: 1 }, 'certificateLifetimeHours must be a whole number of hours from 24 to 8760'],
+    [
+      { database: { quotaBackendBytes: 10 * 1024 ** 3 } },
+      'database.quotaBackendBytes 10737418240 (10 GiB) does not fit volume.sizeGiB 20: the volume must hold the database twice (a defragmentation, ' +
+        "a snapshot from the leader and a restore each write a whole copy beside it), the WAL (512 MiB) and the filesystem's 7 %, so at most 9717153792 (9.05 GiB) fits 20 GiB. " +
+        'Raise volume.sizeGiB to at least 23 or lower database.quotaBackendBytes (etcd suggests at most 8 GiB)',
+    ],
+    [{ volume: { sizeGiB: 1 }, database: { quotaBackendBytes: 256 * 1024 ** 2 } }, 'database.quotaBackendBytes 268435456 (256 MiB) does not fit volume.sizeGiB 1:'],
+    [{ database: { quotaBackendBytes: 8 } }, 'database.quotaBackendBytes must be a whole number of bytes of at least 16777216 (16 MiB), got 8; e.g. 4 GiB is 4294967296'],
+    [{ database: { compaction: { mode: 'auto' } } }, "database.compaction.mode must be 'kube-apiserver', 'periodic' or 'revision', got \"auto\""],
+    [{ database: { compaction: { mode: 'periodic', retention: '1 hour' } } }, "database.compaction.retention must be a duration such as '1h' or '30m' for mode 'periodic', got \"1 hour\""],
+    [{ database: { compaction: { mode: 'periodic', retention: '0h' } } }, "database.compaction.retention must be a duration such as '1h' or '30m'"],
+    [{ database: { compaction: { mode: 'revision', retention: 0 } } }, "database.compaction.retention must be a whole number of revisions of at least 1 for mode 'revision', got 0"],
+    [{ database: { defragment: { minFreeableShare: 1 } } }, 'database.defragment.minFreeableShare must be a share from 0 up to (not including) 1, got 1'],
+    [{ database: { defragment: { minFreeableBytes: -1 } } }, 'database.defragment.minFreeableBytes must be a whole number of bytes, 0 or more, got -1'],
+    [{ database: { maintenanceEveryMinutes: 0 } }, 'database.maintenanceEveryMinutes must be a whole number of minutes from 1 to 60'],
   ])('%j', (props, message) => {
     // The message starts with the prop as the user writes it.
     expect(refusal(props as Partial<EtcdClusterProps>)).toMatch(new RegExp(`^${escape(message)}`));
@@ -96,6 +111,8 @@ describe('what is accepted', () => {
     ['public client CIDRs, when asked for', { clientCidrBlocks: ['10.1.0.0/16', '203.0.113.0/24'], allowPublicClientCidrs: true }, { clientCidrBlocks: ['10.1.0.0/16', '203.0.113.0/24'] }],
     ['an air-gapped VPC with etcd from the artifact bucket', { network: { internetEgress: false }, etcd: { baseUrl: 's3://artifacts/etcd' } }, { network: { internetEgress: false } }],
     ['an air-gapped VPC with etcd in the image', { network: { internetEgress: false }, etcd: { preinstalled: true } }, { network: { internetEgress: false } }],
+    ['a quota the volume holds twice over', { volume: { sizeGiB: 23 }, database: { quotaBackendBytes: 10 * 1024 ** 3 } }, { database: { quotaBackendBytes: 10 * 1024 ** 3 } }],
+    ["etcd's periodic compaction", { database: { compaction: { mode: 'periodic', retention: '1h30m' } } }, { database: { compaction: { mode: 'periodic', retention: '90 minutes' } } }],
     [
       'an existing VPC with restricted egress',
       { network: { vpcId: 'vpc-1', subnetIds: ['s-1', 's-2', 's-3'], internetEgress: false }, etcd: { preinstalled: true } },

@@ -13,6 +13,7 @@ import { CLUSTER_TAG_KEY, PEER_INDEX_TAG_KEY } from '../../contract/naming';
 import { updaterSettingsFromEnv } from '../../contract/updater-settings';
 import { classifyEvent } from '../../lambda/events';
 import { main } from '../../node-agent/cli';
+import { renderEtcdConfig } from '../../node-agent/etcd-config';
 import { decodeUserData } from '../policy/rules';
 import { synthCluster } from '../helpers/synth';
 
@@ -80,6 +81,9 @@ describe('the contract between synth, event and boot time', () => {
       const config = parseAgentConfig(JSON.parse(json));
       expect(config.clusterName).toBe('test');
       expect(config.peerCount).toBe(9);
+      // The quota the default 20 GiB volume holds, capped at etcd's suggested 8 GiB, reaches etcd's config.
+      expect(config.database.quotaBackendBytes).toBe(8 * 1024 ** 3);
+      expect(renderEtcdConfig(config)).toContain('\nquota-backend-bytes: 8589934592\n');
     });
     const indices = scripts.map((s) => JSON.parse(s.slice(s.indexOf("<<'END_OF_CONFIG'\n") + 18, s.indexOf('\nEND_OF_CONFIG'))).peerIndex);
     expect(indices.sort((a, b) => a - b)).toEqual([0, 1, 2, 3, 4, 5, 6, 7, 8]);
