@@ -30,6 +30,13 @@ export function volumeLabel(peerIndex: number): string {
   return `etcd-${peerIndex}`;
 }
 
+/**
+ * The file at the root of a volume (the data dir) that says whose volume it is:
+ * cluster name, cluster token, peer index and when the agent created the
+ * filesystem. Written right after mkfs; checked before etcd may start.
+ */
+export const VOLUME_MARKER_FILE = 'etcd-volume-identity.json';
+
 /** `peer-3`: the name of peer 3, used as etcd member name, DNS label and logical id. */
 export function peerName(peerIndex: number): string {
   assertPeerIndex(peerIndex);

@@ -5,7 +5,7 @@
  * or unmounted data dir. Each step's work lives in its own module.
  */
 import type { AgentConfig } from '../contract/agent-config';
-import { peerName, volumeLabel } from '../contract/naming';
+import { peerName } from '../contract/naming';
 import { sleep as pause } from '../runtime/retry';
 import { writePeerCertificates } from './certificates';
 import type { DataDirState } from './decisions';
@@ -15,13 +15,15 @@ import type { CaStore, NameResolver, VolumeProvider } from './ports';
 import { planStart, StartPlanDeps } from './start-plan';
 import { AgentRefusal, step } from './step';
 import { writeFileAtomically } from './system';
-import { prepareVolume } from './volume';
+import { prepareVolume, readMountedIdentity } from './volume';
 
 /** Dependencies of {@link boot}. */
-export interface BootDeps extends Omit<StartPlanDeps, 'sleep'> {
+export interface BootDeps extends Omit<StartPlanDeps, 'sleep' | 'readIdentity'> {
   readonly volumes: VolumeProvider;
   readonly resolver: NameResolver;
   readonly sleep?: (ms: number) => Promise<void>;
+  /** @default - the label and marker of the volume mounted at the data dir (`readMountedIdentity`) */
+  readonly readIdentity?: StartPlanDeps['readIdentity'];
   /** Address etcd listens on; `0.0.0.0` on AWS. */
   readonly listenAddress?: string;
   /** Where the cluster CA lives; required with TLS. */
@@ -51,7 +53,13 @@ export async function boot(config: AgentConfig, deps: BootDeps): Promise<BootRep
   const attached = await step(log, 'attach-volume', () => deps.volumes.attachPeerVolume(identity, log), (a) => ({ ...a }));
   // 5–6: filesystem and mount.
   const prepared = await prepareVolume(
-    { device: attached.device, mountPoint: config.dataDir, fsType: config.fsType, owner: config.etcdUser, label: volumeLabel(config.peerIndex) },
+    {
+      device: attached.device,
+      mountPoint: config.dataDir,
+      fsType: config.fsType,
+      owner: config.etcdUser,
+      identity: { clusterName: config.clusterName, clusterToken: config.clusterToken, peerIndex: config.peerIndex },
+    },
     log,
   );
   // 7: certificates.
@@ -60,7 +68,7 @@ export async function boot(config: AgentConfig, deps: BootDeps): Promise<BootRep
     await step(log, 'issue-certificates', () => writePeerCertificates(config, deps.caStore!), (issued) => ({ ...issued, pkiDir: config.pkiDir }));
   }
   // 8: start decision.
-  const joining = await step(log, 'decide-start', () => planStart(config, prepared.dataDir, { ...deps, sleep }), (j) => ({ dataDir: prepared.dataDir, joining: j }));
+  const joining = await step(log, 'decide-start', () => planStart(config, prepared.dataDir, { readIdentity: () => readMountedIdentity(config.dataDir), ...deps, sleep }), (j) => ({ dataDir: prepared.dataDir, joining: j }));
   // 9: etcd's config.
   await step(
     log,

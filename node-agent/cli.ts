@@ -4,7 +4,8 @@
  * The subcommands are `AGENT_COMMANDS` of the contract (the systemd units run
  * them); USAGE below says what each does.
  * Exit 0 only when the command's work held; 1 on a refusal or failure (after
- * a failed boot etcd stays down); 2 on bad usage or a bad config.
+ * a failed boot etcd stays down); 2 on bad usage or a bad config; 3 when a
+ * volume is refused (not blank enough to format, or not this peer's).
  */
 import { mkdirSync, readFileSync, writeFileSync } from 'fs';
 import { promises as dns } from 'dns';
@@ -27,7 +28,8 @@ import { logOutcome, verifyBackupIfOurTurn } from './verify-backup';
 import type { MetricValues } from '../contract/metrics';
 import { CliSnapshotRestorer } from './restore';
 import { prepareVolume } from './volume';
-import { peerName } from '../contract/naming';
+import { clusterToken, peerName } from '../contract/naming';
+import { VolumeRefusal } from './step';
 
 const USAGE = `usage:
   node-agent boot --config FILE
@@ -35,8 +37,9 @@ const USAGE = `usage:
       issue the peer's certificates, decide how etcd starts (restoring a snapshot or
       joining as a learner when that is the plan), write etcd's configuration,
       wait for the peer's name to resolve here
-  node-agent prepare-volume --device DEV --mount-point DIR [--fs-type ext4|xfs] [--owner USER] [--label LABEL]
-      probe DEV, create a filesystem only if it has no signature at all, mount it at DIR
+  node-agent prepare-volume --device DEV --mount-point DIR --cluster NAME --peer-index N [--cluster-token T] [--fs-type ext4|xfs] [--owner USER]
+      make DEV peer N's data dir at DIR: format only a device that reads as zeros (labelled etcd-N, marked with
+      the cluster and peer), never one that holds data; refuse another peer's or cluster's volume (exit 3)
   node-agent snapshot --config FILE
       report that this peer's volume holds a member; then, if this peer is the leader,
       save, verify and upload an etcd snapshot (a timer runs this)
@@ -241,14 +244,15 @@ const HANDLERS: Record<AgentCommand, Handler> = {
     return 0;
   },
   [AGENT_COMMANDS.prepareVolume]: async (rest, log) => {
-    const flags = parseFlags(rest, ['device', 'mount-point', 'fs-type', 'owner', 'label']);
-    if (!flags.device || !flags['mount-point']) throw new UsageError('prepare-volume needs --device DEV and --mount-point DIR');
+    const flags = parseFlags(rest, ['device', 'mount-point', 'fs-type', 'owner', 'cluster', 'cluster-token', 'peer-index']);
+    if (!flags.device || !flags['mount-point'] || !flags.cluster || flags['peer-index'] === undefined) {
+      throw new UsageError("prepare-volume needs --device DEV, --mount-point DIR, --cluster NAME and --peer-index N: whose volume it prepares");
+    }
+    if (!/^(0|[1-9][0-9]{0,3})$/.test(flags['peer-index'])) throw new UsageError(`--peer-index must be a whole number from 0 to 9999, got ${flags['peer-index']}`);
     const fsType = flags['fs-type'] ?? 'ext4';
     if (fsType !== 'ext4' && fsType !== 'xfs') throw new UsageError(`--fs-type must be ext4 or xfs, got ${fsType}`);
-    const result = await prepareVolume(
-      { device: flags.device, mountPoint: flags['mount-point'], fsType, owner: flags.owner, label: flags.label ?? 'etcd-data' },
-      log,
-    );
+    const identity = { clusterName: flags.cluster, clusterToken: flags['cluster-token'] ?? clusterToken(flags.cluster), peerIndex: Number(flags['peer-index']) };
+    const result = await prepareVolume({ device: flags.device, mountPoint: flags['mount-point'], fsType, owner: flags.owner, identity }, log);
     log.info('volume ready', { device: flags.device, mountPoint: flags['mount-point'], ...result });
     return 0;
   },
@@ -288,7 +292,7 @@ export async function main(argv: string[], nodeVersion: string = process.version
     }
     log.error(isAgentCommand(command) ? failureMessage(command) : 'node agent failed', { command, error: (error as Error).message, kind: (error as Error).name });
     process.stderr.write(`node-agent: ${(error as Error).message}\n`);
-    return 1;
+    return error instanceof VolumeRefusal ? 3 : 1;
   }
 }
 

@@ -4,7 +4,7 @@
  * format, whether the mount is right. The adapters (AWS, loop devices) only
  * gather facts and carry decisions out, so both modes share every rule here.
  */
-import { CLUSTER_TAG_KEY, PEER_INDEX_TAG_KEY } from '../contract/naming';
+import { CLUSTER_TAG_KEY, PEER_INDEX_TAG_KEY, VOLUME_MARKER_FILE } from '../contract/naming';
 
 /** A volume as the cloud (or the local adapter) describes it. */
 export interface VolumeView {
@@ -234,10 +234,10 @@ export type DataDirState = 'fresh' | 'member' | 'unexpected';
 /** Where a restore downloads and unpacks a snapshot, on the volume itself (a snapshot may not fit elsewhere). */
 export const RESTORE_WORK_DIR = '.etcd-restore';
 
-/** `member`: etcd data (member/wal or member/snap) is there; `fresh`: nothing but lost+found; otherwise `unexpected`. */
+/** `member`: etcd data (member/wal or member/snap) is there; `fresh`: nothing but lost+found and the volume's marker; otherwise `unexpected`. */
 export function classifyDataDir(topLevel: readonly string[], memberEntries: readonly string[] | undefined): DataDirState {
   // An interrupted restore leaves only its work dir: the member dir is renamed into place last, in one step.
-  const rest = topLevel.filter((n) => n !== 'lost+found' && n !== RESTORE_WORK_DIR);
+  const rest = topLevel.filter((n) => n !== 'lost+found' && n !== RESTORE_WORK_DIR && n !== VOLUME_MARKER_FILE);
   if (rest.length === 0) return 'fresh';
   if (rest.includes('member') && memberEntries && (memberEntries.includes('wal') || memberEntries.includes('snap'))) return 'member';
   return 'unexpected';

@@ -15,8 +15,9 @@ import { decideStart, StartPlan, StartSelf } from './membership';
 import type { BackupStore, MembershipPort, SnapshotRestorer } from './ports';
 import { newestSnapshot, RecoveryFacts } from './recovery';
 import { restoreSnapshot } from './restore';
-import { AgentRefusal, step } from './step';
+import { AgentRefusal, step, VolumeRefusal } from './step';
 import { ownDataDir } from './system';
+import { decideVolumeIdentity, FoundIdentity } from './volume-identity';
 
 /** How often a fresh volume asks the cluster and the store again (the README's "every 2 s"). */
 const ASK_AGAIN_MS = 2000;
@@ -29,6 +30,8 @@ export interface StartPlanDeps {
   readonly backups?: BackupStore;
   /** Unpacks a snapshot; required with `backups`. */
   readonly restorer?: SnapshotRestorer;
+  /** What the volume mounted at the data dir says it is (volume.ts readMountedIdentity); checked before anything else. */
+  readonly readIdentity: () => Promise<FoundIdentity & { device: string }>;
   readonly log: Logger;
   readonly sleep: (ms: number) => Promise<void>;
 }
@@ -37,12 +40,19 @@ export interface StartPlanDeps {
  * Decides how etcd starts and carries out any membership change or restore
  * first. A fresh volume that cannot decide yet (no quorum; peers that may hold
  * data have not reported) asks again until `deadlines.decideSeconds`, then
- * refuses. Before returning, the peer reports `member`: from then on etcd may
+ * refuses. First of all the volume mounted at the data dir must say it is this
+ * peer's of this cluster. Before returning, the peer reports `member`: from then on etcd may
  * run on this volume, and no other peer may restore beside it.
  * Returns the initial cluster to join with, or `undefined` for a normal start.
  */
 export async function planStart(config: AgentConfig, dataDir: DataDirState, deps: StartPlanDeps): Promise<{ initialCluster: string } | undefined> {
   const { log, backups, membership } = deps;
+  // etcd never starts on a data dir that is not this peer's volume of this cluster: checked again here, on what is
+  // mounted now, whatever the volume step said, and before anything is reported or asked.
+  const found = await deps.readIdentity();
+  const verdict = decideVolumeIdentity(found, { clusterName: config.clusterName, clusterToken: config.clusterToken, peerIndex: config.peerIndex }, found.device);
+  if (verdict.action === 'refuse') throw new VolumeRefusal(verdict.reason);
+  if (verdict.action === 'adopt') throw new VolumeRefusal(`${found.device} at ${config.dataDir} carries no identity marker; the volume step writes one before etcd may start`);
   const self: StartSelf = {
     name: peerName(config.peerIndex),
     index: config.peerIndex,

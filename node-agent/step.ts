@@ -9,6 +9,17 @@ export class AgentRefusal extends Error {
   }
 }
 
+/**
+ * The agent refuses a volume: not blank enough to format, or not this peer's.
+ * Nothing was written to it. `prepare-volume` exits with its own code for it.
+ */
+export class VolumeRefusal extends AgentRefusal {
+  constructor(message: string) {
+    super(message);
+    this.name = 'VolumeRefusal';
+  }
+}
+
 /** Runs one named step and logs it with its duration. */
 export async function step<T>(log: Logger, name: string, body: () => Promise<T>, describe?: (result: T) => Record<string, unknown>): Promise<T> {
   const started = Date.now();

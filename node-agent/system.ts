@@ -6,8 +6,10 @@
 import { execFile } from 'child_process';
 import { createHash } from 'crypto';
 import { createReadStream, promises as fs } from 'fs';
+import { tmpdir } from 'os';
 import { basename, dirname, join } from 'path';
 import { MountEntry, parseBlkidProbe, parseMountInfo, ProbeResult } from './decisions';
+import type { BlankRead, ByteRange } from './volume-identity';
 
 /** Result of a finished command. */
 export interface CommandResult {
@@ -81,6 +83,60 @@ export async function deviceNumberOf(device: string): Promise<string> {
 export async function mountDevice(device: string, mountPoint: string, fsType: string): Promise<void> {
   await fs.mkdir(mountPoint, { recursive: true });
   await runChecked('mount', ['-t', fsType, '-o', 'noatime', device, mountPoint]);
+}
+
+/**
+ * Mounts `device` read-only at a private temporary dir, runs `body` on it and
+ * unmounts. No replay of the journal or log (ext4 `noload`, xfs
+ * `norecovery`): a filesystem that may not be ours gets no byte written.
+ */
+export async function withReadOnlyMount<T>(device: string, fsType: string, body: (dir: string) => Promise<T>): Promise<T> {
+  const dir = await fs.mkdtemp(join(tmpdir(), 'etcd-volume-check-'));
+  try {
+    await runChecked('mount', ['-t', fsType, '-o', fsType === 'xfs' ? 'ro,norecovery' : 'ro,noload', device, dir]);
+    try {
+      return await body(dir);
+    } finally {
+      await runChecked('umount', [dir]);
+    }
+  } finally {
+    await fs.rmdir(dir).catch(() => undefined);
+  }
+}
+
+/** Size of a block device in bytes (`blockdev --getsize64`). */
+export async function deviceSizeBytes(device: string): Promise<number> {
+  const out = (await runChecked('blockdev', ['--getsize64', device])).trim();
+  const size = Number(out);
+  if (!Number.isSafeInteger(size)) throw new Error(`blockdev --getsize64 ${device} printed ${out}, not a size`);
+  return size;
+}
+
+/** Reads `ranges` of `device` (read-only) and reports the first byte that is not zero. */
+export async function readForZeros(device: string, sizeBytes: number, ranges: readonly ByteRange[]): Promise<BlankRead> {
+  const plannedBytes = ranges.reduce((n, r) => n + r.length, 0);
+  const chunk = Buffer.alloc(1024 * 1024);
+  const zeros = Buffer.alloc(chunk.length);
+  let bytesRead = 0;
+  const handle = await fs.open(device, 'r');
+  try {
+    for (const range of ranges) {
+      for (let at = range.offset; at < range.offset + range.length; ) {
+        const want = Math.min(chunk.length, range.offset + range.length - at);
+        const { bytesRead: got } = await handle.read(chunk, 0, want, at);
+        if (got === 0) return { sizeBytes, plannedBytes, bytesRead };
+        if (!chunk.subarray(0, got).equals(zeros.subarray(0, got))) {
+          const index = chunk.subarray(0, got).findIndex((b) => b !== 0);
+          return { sizeBytes, plannedBytes, bytesRead: bytesRead + index + 1, firstNonZeroOffset: at + index };
+        }
+        bytesRead += got;
+        at += got;
+      }
+    }
+  } finally {
+    await handle.close();
+  }
+  return { sizeBytes, plannedBytes, bytesRead };
 }
 
 /** Gives the data dir to the etcd user; etcd refuses a data dir it cannot write, and wants it 0700. */

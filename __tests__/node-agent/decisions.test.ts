@@ -149,6 +149,9 @@ describe('data dir state', () => {
     // An interrupted restore: still fresh (the next boot restores again); completed but not yet cleaned: member.
     [['lost+found', '.etcd-restore'], undefined, 'fresh'],
     [['lost+found', '.etcd-restore', 'member'], ['snap', 'wal'], 'member'],
+    // The volume's identity marker is the agent's, not foreign data.
+    [['lost+found', 'etcd-volume-identity.json'], undefined, 'fresh'],
+    [['etcd-volume-identity.json', 'lost+found', 'member'], ['wal'], 'member'],
   ])('%j / %j → %s', (top, member, state) => {
     expect(classifyDataDir(top, member)).toBe(state);
   });

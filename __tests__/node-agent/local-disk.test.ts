@@ -11,11 +11,13 @@ import { boot } from '../../node-agent/boot';
 import { AgentRefusal } from '../../node-agent/step';
 import { prepareVolume } from '../../node-agent/volume';
 import { parseAgentConfig } from '../../contract/agent-config';
+import { VOLUME_MARKER_FILE } from '../../contract/naming';
 import { LocalVolumeProvider } from '../../node-agent/local';
 import { memoryLogger } from '../../runtime/log';
 import { describeWithRoot, loopDeviceUnavailability } from '../helpers/privileges';
 
 const sh = (cmd: string, args: string[]) => execFileSync(cmd, args, { encoding: 'utf8' }).trim();
+const peer = (peerIndex: number) => ({ clusterName: 'sim', clusterToken: 'sim-etcd', peerIndex });
 const sha = (file: string) => createHash('sha256').update(readFileSync(file)).digest('hex');
 
 describeWithRoot('node agent on real loop devices', loopDeviceUnavailability(['losetup', 'blkid', 'mkfs.ext4', 'mkfs.xfs', 'sfdisk', 'mount']), () => {
@@ -55,11 +57,11 @@ describeWithRoot('node agent on real loop devices', loopDeviceUnavailability(['l
     const mountPoint = join(dir, 'data');
     let loop = attach(file);
     const log = memoryLogger();
-    const first = await prepareVolume({ device: loop, mountPoint, fsType: 'ext4', owner: 'root', label: 'etcd-0' }, log);
-    expect(first).toEqual({ formatted: true, alreadyMounted: false, dataDir: 'fresh' });
+    const first = await prepareVolume({ device: loop, mountPoint, fsType: 'ext4', owner: 'root', identity: peer(0) }, log);
+    expect(first).toEqual({ formatted: true, alreadyMounted: false, adopted: false, dataDir: 'fresh' });
     expect(sh('blkid', ['-p', '-o', 'value', '-s', 'LABEL', loop])).toBe('etcd-0');
     expect(mounted(mountPoint)).toBe(true);
-    expect(log.lines.map((l) => l.step).filter(Boolean)).toEqual(['probe-filesystem', 'create-filesystem', 'mount', 'own-data-dir']);
+    expect(log.lines.map((l) => l.step).filter(Boolean)).toEqual(['probe-filesystem', 'check-blank', 'create-filesystem', 'mount', 'write-marker', 'own-data-dir']);
 
     // etcd writes its member dir; the instance goes away (unmount, detach); a new one attaches the same file.
     mkdirSync(join(mountPoint, 'member', 'wal'), { recursive: true });
@@ -68,16 +70,16 @@ describeWithRoot('node agent on real loop devices', loopDeviceUnavailability(['l
     sh('losetup', ['-d', loop]);
     loop = attach(file);
 
-    const second = await prepareVolume({ device: loop, mountPoint, fsType: 'ext4', owner: 'root', label: 'etcd-0' }, memoryLogger());
-    expect(second).toEqual({ formatted: false, alreadyMounted: false, dataDir: 'member' });
+    const second = await prepareVolume({ device: loop, mountPoint, fsType: 'ext4', owner: 'root', identity: peer(0) }, memoryLogger());
+    expect(second).toEqual({ formatted: false, alreadyMounted: false, adopted: false, dataDir: 'member' });
     expect(readFileSync(join(mountPoint, 'member', 'wal', '0.wal'), 'utf8')).toBe('acknowledged writes');
   });
 
   test('already mounted from this device: nothing to do (idempotent)', async () => {
     const loop = attach(volumeFile('peer-1.img'));
     const mountPoint = join(dir, 'data');
-    await prepareVolume({ device: loop, mountPoint, fsType: 'ext4', label: 'etcd-1' }, memoryLogger());
-    const again = await prepareVolume({ device: loop, mountPoint, fsType: 'ext4', label: 'etcd-1' }, memoryLogger());
+    await prepareVolume({ device: loop, mountPoint, fsType: 'ext4', identity: peer(1) }, memoryLogger());
+    const again = await prepareVolume({ device: loop, mountPoint, fsType: 'ext4', identity: peer(1) }, memoryLogger());
     expect(again).toMatchObject({ formatted: false, alreadyMounted: true });
   });
 
@@ -91,7 +93,7 @@ describeWithRoot('node agent on real loop devices', loopDeviceUnavailability(['l
     sh('sync', []);
     const before = sha(file);
     const mountPoint = join(dir, 'data');
-    await expect(prepareVolume({ device: loop, mountPoint, fsType: 'ext4', label: 'etcd-2' }, memoryLogger())).rejects.toThrow(message);
+    await expect(prepareVolume({ device: loop, mountPoint, fsType: 'ext4', identity: peer(2) }, memoryLogger())).rejects.toThrow(message);
     sh('sync', []);
     expect(sha(file)).toBe(before);
     expect(mounted(mountPoint)).toBe(false);
@@ -104,7 +106,7 @@ describeWithRoot('node agent on real loop devices', loopDeviceUnavailability(['l
     mkdirSync(mountPoint);
     sh('mount', [other, mountPoint]);
     const mine = attach(volumeFile('mine.img'));
-    await expect(prepareVolume({ device: mine, mountPoint, fsType: 'ext4', label: 'etcd-3' }, memoryLogger())).rejects.toThrow(
+    await expect(prepareVolume({ device: mine, mountPoint, fsType: 'ext4', identity: peer(3) }, memoryLogger())).rejects.toThrow(
       `${mountPoint} already has ${other} (ext4) mounted on it, not ${mine}; unmount it first`,
     );
     // Still no signature at all: blkid -p exits 2.
@@ -144,8 +146,10 @@ describeWithRoot('node agent on real loop devices', loopDeviceUnavailability(['l
         'identify',
         'attach-volume',
         'probe-filesystem',
+        'check-blank',
         'create-filesystem',
         'mount',
+        'write-marker',
         'own-data-dir',
         'decide-start',
         'write-etcd-config',
@@ -158,9 +162,10 @@ describeWithRoot('node agent on real loop devices', loopDeviceUnavailability(['l
       const file = volumeFile('peer-2.img');
       const oldDir = join(dir, 'old-instance-data');
       const oldLoop = attach(file);
-      sh('mkfs.ext4', ['-q', oldLoop]);
+      sh('mkfs.ext4', ['-q', '-L', 'etcd-2', oldLoop]);
       mkdirSync(oldDir);
       sh('mount', [oldLoop, oldDir]);
+      writeFileSync(join(oldDir, VOLUME_MARKER_FILE), JSON.stringify({ ...peer(2), createdAt: '2026-12-01T00:00:00.000Z' }));
       mkdirSync(join(oldDir, 'member', 'wal'), { recursive: true });
       writeFileSync(join(oldDir, 'member', 'wal', 'from-old-instance.wal'), 'kept');
       // The old instance lets go after a while, as a terminating instance does.
@@ -195,18 +200,18 @@ describeWithRoot('node agent on real loop devices', loopDeviceUnavailability(['l
     test('prepare-volume on an empty device formats, mounts and exits 0 with JSON step lines', () => {
       const loop = attach(volumeFile('cli.img'));
       const mountPoint = join(dir, 'cli-data');
-      const r = cli(['prepare-volume', '--device', loop, '--mount-point', mountPoint, '--label', 'etcd-cli']);
+      const r = cli(['prepare-volume', '--device', loop, '--mount-point', mountPoint, '--cluster', 'sim', '--peer-index', '5']);
       expect(r.status).toBe(0);
       const lines = r.stdout.trim().split('\n').map((l) => JSON.parse(l));
       expect(lines[lines.length - 1]).toMatchObject({ msg: 'volume ready', formatted: true, dataDir: 'fresh' });
       expect(mounted(mountPoint)).toBe(true);
     });
 
-    test('prepare-volume on a device with another filesystem exits 1 and says why', () => {
+    test('prepare-volume on a device with another filesystem exits 3 (refused) and says why', () => {
       const loop = attach(volumeFile('cli-xfs.img', 300));
       sh('mkfs.xfs', ['-q', loop]);
-      const r = cli(['prepare-volume', '--device', loop, '--mount-point', join(dir, 'cli-data')]);
-      expect(r.status).toBe(1);
+      const r = cli(['prepare-volume', '--device', loop, '--mount-point', join(dir, 'cli-data'), '--cluster', 'sim', '--peer-index', '5']);
+      expect(r.status).toBe(3);
       expect(r.stderr).toContain('holds a xfs filesystem, not ext4; not formatting a volume that holds data');
     });
 

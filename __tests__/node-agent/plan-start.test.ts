@@ -9,6 +9,7 @@ import { learnerMarkerFile } from '../../node-agent/learner';
 import { AgentConfig, parseAgentConfig } from '../../contract/agent-config';
 import type { BackupStore, MembershipPort, SnapshotRestorer } from '../../node-agent/ports';
 import { memoryLogger } from '../../runtime/log';
+import type { FoundIdentity } from '../../node-agent/volume-identity';
 
 const SNAPSHOT = 'snapshots/frequent/2026-11-25T01-00-00Z-rev42.db';
 let dir: string;
@@ -41,6 +42,12 @@ const restorer = (): SnapshotRestorer & { calls: string[] } => {
   };
 };
 const noSleep = async () => undefined;
+/** The volume at the data dir as the agent marked it for peer 4 of prod (token t, as in the config below). */
+const ownVolume = async (): Promise<FoundIdentity & { device: string }> => ({
+  device: '/dev/nvme1n1',
+  label: 'etcd-4',
+  marker: { kind: 'marker', marker: { clusterName: 'prod', clusterToken: 't', peerIndex: 4, createdAt: '2026-12-01T00:00:00.000Z' } },
+});
 
 beforeEach(async () => {
   dir = mkdtempSync(join(tmpdir(), 'plan-start-'));
@@ -67,7 +74,7 @@ describe('planStart: a fresh volume with no quorum', () => {
     await reportOthers('fresh');
     const r = restorer();
     const log = memoryLogger();
-    await expect(planStart(config, 'fresh', { membership: nobodyAnswers, backups: store, restorer: r, log, sleep: noSleep })).resolves.toBeUndefined();
+    await expect(planStart(config, 'fresh', { readIdentity: ownVolume, membership: nobodyAnswers, backups: store, restorer: r, log, sleep: noSleep })).resolves.toBeUndefined();
     expect(r.calls).toEqual(['peer-4']);
     expect(existsSync(join(config.dataDir, 'member', 'wal'))).toBe(true);
     expect(await own()).toMatchObject({ state: 'member', restoredFrom: SNAPSHOT });
@@ -84,7 +91,7 @@ describe('planStart: a fresh volume with no quorum', () => {
       expect(await own()).toMatchObject({ state: 'fresh' });
       if (waits === 2) await store.putPeerReport(3, { state: 'fresh' });
     };
-    await planStart({ ...config, deadlines: { ...config.deadlines, decideSeconds: 30 } }, 'fresh', { membership: nobodyAnswers, backups: store, restorer: r, log: memoryLogger(), sleep });
+    await planStart({ ...config, deadlines: { ...config.deadlines, decideSeconds: 30 } }, 'fresh', { readIdentity: ownVolume, membership: nobodyAnswers, backups: store, restorer: r, log: memoryLogger(), sleep });
     expect(waits).toBe(2);
     expect(r.calls).toEqual(['peer-4']);
   });
@@ -94,7 +101,7 @@ describe('planStart: a fresh volume with no quorum', () => {
     await store.putPeerReport(2, { state: 'member' });
     const r = restorer();
     const started = Date.now();
-    const attempt = planStart(config, 'fresh', { membership: nobodyAnswers, backups: store, restorer: r, log: memoryLogger(), sleep: async () => new Promise((res) => setTimeout(res, 20)) });
+    const attempt = planStart(config, 'fresh', { readIdentity: ownVolume, membership: nobodyAnswers, backups: store, restorer: r, log: memoryLogger(), sleep: async () => new Promise((res) => setTimeout(res, 20)) });
     await expect(attempt).rejects.toThrow(AgentRefusal);
     await expect(attempt).rejects.toThrow(/peer-2 holds data newer than snapshot .*; gave up after 0.3s/);
     expect(Date.now() - started).toBeGreaterThanOrEqual(300);
@@ -114,7 +121,7 @@ describe('planStart: a fresh volume with no quorum', () => {
     };
     const r = restorer();
     const log = memoryLogger();
-    await planStart({ ...config, deadlines: { ...config.deadlines, decideSeconds: 30 } }, 'fresh', { membership: nobodyAnswers, backups: flaky, restorer: r, log, sleep: noSleep });
+    await planStart({ ...config, deadlines: { ...config.deadlines, decideSeconds: 30 } }, 'fresh', { readIdentity: ownVolume, membership: nobodyAnswers, backups: flaky, restorer: r, log, sleep: noSleep });
     expect(log.lines.filter((l) => l.msg === 'start decision failed; asking again')).toHaveLength(2);
     expect(r.calls).toEqual(['peer-4']);
   });
@@ -122,26 +129,44 @@ describe('planStart: a fresh volume with no quorum', () => {
   test('a peer that already ran in the cluster restored from S does not restore S beside peers that hold it', async () => {
     await reportOthers('member', SNAPSHOT);
     await store.putPeerReport(4, { state: 'member', restoredFrom: SNAPSHOT });
-    const attempt = planStart(config, 'fresh', { membership: nobodyAnswers, backups: store, restorer: restorer(), log: memoryLogger(), sleep: noSleep });
+    const attempt = planStart(config, 'fresh', { readIdentity: ownVolume, membership: nobodyAnswers, backups: store, restorer: restorer(), log: memoryLogger(), sleep: noSleep });
     await expect(attempt).rejects.toThrow(/must rejoin that cluster once it has quorum/);
     // Its report kept what it restored from, so the next boot knows too.
     expect(await own()).toMatchObject({ state: 'fresh', restoredFrom: SNAPSHOT });
   });
 
   test('a data dir with foreign files is refused and never reported as empty', async () => {
-    await expect(planStart(config, 'unexpected', { membership: nobodyAnswers, backups: store, restorer: restorer(), log: memoryLogger(), sleep: noSleep })).rejects.toThrow(/files etcd did not write/);
+    await expect(planStart(config, 'unexpected', { readIdentity: ownVolume, membership: nobodyAnswers, backups: store, restorer: restorer(), log: memoryLogger(), sleep: noSleep })).rejects.toThrow(/files etcd did not write/);
     expect(await own()).toBeUndefined();
   });
 
   test('without backups nothing tells a lost cluster from a forming one: bootstrap, as before', async () => {
-    await expect(planStart(config, 'fresh', { membership: nobodyAnswers, log: memoryLogger(), sleep: noSleep })).resolves.toBeUndefined();
+    await expect(planStart(config, 'fresh', { readIdentity: ownVolume, membership: nobodyAnswers, log: memoryLogger(), sleep: noSleep })).resolves.toBeUndefined();
+  });
+});
+
+describe('planStart: the volume at the data dir must be this peer\'s', () => {
+  const asking: MembershipPort = { ...nobodyAnswers, view: async () => { throw new Error('asked the cluster'); } };
+  test.each<[string, FoundIdentity, RegExp]>([
+    ['another peer\'s', { label: 'etcd-3', marker: { kind: 'marker', marker: { clusterName: 'prod', clusterToken: 't', peerIndex: 3, createdAt: 'then' } } },
+      /belongs to another peer: its marker says peer 3 of cluster prod \(token t\), created then, but this is peer 4 of cluster prod/],
+    ['another cluster\'s', { label: 'etcd-4', marker: { kind: 'marker', marker: { clusterName: 'staging', clusterToken: 'staging-etcd', peerIndex: 4, createdAt: 'then' } } },
+      /belongs to another cluster: its marker says peer 4 of cluster staging/],
+    ['unmarked (the volume step did not run)', { label: 'etcd-4', marker: { kind: 'absent' } }, /carries no identity marker/],
+  ])('%s: refused before anything is reported or asked, whatever the data dir holds', async (_what, found, message) => {
+    for (const dataDir of ['member', 'fresh'] as const) {
+      const attempt = planStart(config, dataDir, { readIdentity: async () => ({ device: '/dev/nvme1n1', ...found }), membership: asking, backups: store, restorer: restorer(), log: memoryLogger(), sleep: noSleep });
+      await expect(attempt).rejects.toThrow(message);
+      await expect(attempt).rejects.toThrow(AgentRefusal);
+    }
+    expect(await own()).toBeUndefined();
   });
 });
 
 describe('planStart: a volume holding a member', () => {
   test('starts on its data and reports member, keeping what it restored from', async () => {
     await store.putPeerReport(4, { state: 'fresh', restoredFrom: SNAPSHOT });
-    await expect(planStart(config, 'member', { membership: nobodyAnswers, backups: store, restorer: restorer(), log: memoryLogger(), sleep: noSleep })).resolves.toBeUndefined();
+    await expect(planStart(config, 'member', { readIdentity: ownVolume, membership: nobodyAnswers, backups: store, restorer: restorer(), log: memoryLogger(), sleep: noSleep })).resolves.toBeUndefined();
     expect(await own()).toMatchObject({ state: 'member', restoredFrom: SNAPSHOT });
   });
 
@@ -151,7 +176,7 @@ describe('planStart: a volume holding a member', () => {
       throw new Error('AccessDenied');
     };
     const log = memoryLogger();
-    await expect(planStart(config, 'member', { membership: nobodyAnswers, backups: broken, log, sleep: noSleep })).resolves.toBeUndefined();
+    await expect(planStart(config, 'member', { readIdentity: ownVolume, membership: nobodyAnswers, backups: broken, log, sleep: noSleep })).resolves.toBeUndefined();
     expect(log.lines).toContainEqual(expect.objectContaining({ msg: "could not report this peer's volume to the backup store", error: 'AccessDenied' }));
   });
 });
@@ -176,7 +201,7 @@ describe('planStart: a fresh volume beside a live quorum', () => {
 
   test('replaces the stale member with a learner, and leaves the marker the promotion unit looks for', async () => {
     const { port, calls } = live([async () => 'peer-0=http://a:2380,peer-4=http://peer-4.prod.internal:2380']);
-    const joining = await planStart({ ...config, etcdConfigFile: join(dir, 'etc', 'etcd.conf.yml') }, 'fresh', { membership: port, backups: store, restorer: restorer(), log: memoryLogger(), sleep: noSleep });
+    const joining = await planStart({ ...config, etcdConfigFile: join(dir, 'etc', 'etcd.conf.yml') }, 'fresh', { readIdentity: ownVolume, membership: port, backups: store, restorer: restorer(), log: memoryLogger(), sleep: noSleep });
     expect(joining).toEqual({ initialCluster: 'peer-0=http://a:2380,peer-4=http://peer-4.prod.internal:2380' });
     expect(calls).toEqual(['remove aa', 'add peer-4 http://peer-4.prod.internal:2380 --learner']);
     expect(existsSync(learnerMarkerFile({ etcdConfigFile: join(dir, 'etc', 'etcd.conf.yml') }))).toBe(true);
@@ -189,13 +214,13 @@ describe('planStart: a fresh volume beside a live quorum', () => {
     };
     const { port, calls } = live([tooMany, tooMany, async () => 'peer-4=http://peer-4.prod.internal:2380']);
     const log = memoryLogger();
-    await planStart({ ...config, etcdConfigFile: join(dir, 'etc', 'etcd.conf.yml'), deadlines: { ...config.deadlines, decideSeconds: 30 } }, 'fresh', { membership: port, backups: store, restorer: restorer(), log, sleep: noSleep });
+    await planStart({ ...config, etcdConfigFile: join(dir, 'etc', 'etcd.conf.yml'), deadlines: { ...config.deadlines, decideSeconds: 30 } }, 'fresh', { readIdentity: ownVolume, membership: port, backups: store, restorer: restorer(), log, sleep: noSleep });
     expect(calls.filter((c) => c.startsWith('add'))).toHaveLength(3);
     expect(log.lines.filter((l) => l.msg === 'another learner is catching up; waiting to be added')).toHaveLength(2);
   });
 
   test('any other failure to add is not waited out', async () => {
     const { port } = live([async () => { throw new Error('etcdctl member add peer-4 failed: permission denied'); }]);
-    await expect(planStart({ ...config, etcdConfigFile: join(dir, 'etc', 'etcd.conf.yml') }, 'fresh', { membership: port, backups: store, restorer: restorer(), log: memoryLogger(), sleep: noSleep })).rejects.toThrow('permission denied');
+    await expect(planStart({ ...config, etcdConfigFile: join(dir, 'etc', 'etcd.conf.yml') }, 'fresh', { readIdentity: ownVolume, membership: port, backups: store, restorer: restorer(), log: memoryLogger(), sleep: noSleep })).rejects.toThrow('permission denied');
   });
 });
