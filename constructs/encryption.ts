@@ -1,7 +1,7 @@
 import { Construct } from 'constructs';
 import { DataAwsCallerIdentity } from '@cdktf/provider-aws/lib/data-aws-caller-identity';
 import { DataAwsPartition } from '@cdktf/provider-aws/lib/data-aws-partition';
-import { DataAwsRegion } from '@cdktf/provider-aws/lib/data-aws-region';
+import { currentRegionName } from './terraform-strings';
 import { KmsAlias } from '@cdktf/provider-aws/lib/kms-alias';
 import { KmsKey } from '@cdktf/provider-aws/lib/kms-key';
 import { CLUSTER_TAG_KEY } from '../contract/naming';
@@ -35,7 +35,7 @@ export class EtcdEncryption extends Construct {
       return;
     }
     const account = new DataAwsCallerIdentity(this, 'account').accountId;
-    const region = new DataAwsRegion(this, 'region').region;
+    const region = currentRegionName(this);
     const partition = new DataAwsPartition(this, 'partition').partition;
     const key = new KmsKey(this, 'key', {
       description: `etcd cluster ${props.clusterName}: volumes, artifacts, CA secret, DNS updater logs`,

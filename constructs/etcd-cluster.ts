@@ -1,6 +1,6 @@
 import { Construct } from 'constructs';
 import { TerraformOutput } from 'cdktf';
-import { DataAwsRegion } from '@cdktf/provider-aws/lib/data-aws-region';
+import { currentRegionName } from './terraform-strings';
 import { DataAwsSsmParameter } from '@cdktf/provider-aws/lib/data-aws-ssm-parameter';
 import { buildAgentConfig } from '../contract/agent-config';
 import { EtcdArtifacts } from './artifacts';
@@ -271,12 +271,12 @@ export class EtcdCluster extends Construct {
     // Placement is decided here, in TypeScript: one peer construct per index, named after the peer,
     // so adding peer 9 never renumbers peers 0..8 in a plan.
     // The agent's AWS SDK cannot learn the region from instance metadata: it is written into its config.
-    const region = new DataAwsRegion(this, 'region');
+    const region = currentRegionName(this);
     this.peers = peerIndices(size).map((i) => {
       const zoneIndex = zoneIndexOf(i, props.zones.length);
       const agentConfig = buildAgentConfig({
         mode: 'aws',
-        region: region.region,
+        region,
         clusterName: props.clusterName,
         domain: this.domain,
         peerIndex: i,

@@ -2,7 +2,7 @@ import { Construct } from 'constructs';
 import { Token } from 'cdktf';
 import { CloudwatchDashboard } from '@cdktf/provider-aws/lib/cloudwatch-dashboard';
 import { CloudwatchMetricAlarm } from '@cdktf/provider-aws/lib/cloudwatch-metric-alarm';
-import { DataAwsRegion } from '@cdktf/provider-aws/lib/data-aws-region';
+import { currentRegionName } from './terraform-strings';
 import { IamRolePolicy } from '@cdktf/provider-aws/lib/iam-role-policy';
 import { SnsTopic } from '@cdktf/provider-aws/lib/sns-topic';
 import { METRIC_DIMENSIONS, METRIC_NAMESPACE, METRICS, MetricKey } from '../contract/metrics';
@@ -196,7 +196,7 @@ export class EtcdMonitoring extends Construct {
     });
 
     if (props.dashboard !== false) {
-      const region = new DataAwsRegion(this, 'region').id;
+      const region = currentRegionName(this);
       const series = (key: MetricKey, stat: string) => [METRIC_NAMESPACE, METRICS[key].name, METRIC_DIMENSIONS.cluster, props.clusterName, { stat, label: `${METRICS[key].name} (${stat})` }];
       const widget = (title: string, metrics: unknown[][], x: number, y: number, annotations?: unknown) => ({
         type: 'metric',

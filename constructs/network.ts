@@ -1,6 +1,6 @@
 import { Construct } from 'constructs';
 import { Op, TerraformSelf } from 'cdktf';
-import { DataAwsRegion } from '@cdktf/provider-aws/lib/data-aws-region';
+import { currentRegionName } from './terraform-strings';
 import { DataAwsSubnet } from '@cdktf/provider-aws/lib/data-aws-subnet';
 import { DataAwsVpc } from '@cdktf/provider-aws/lib/data-aws-vpc';
 import { DataAwsVpcEndpoint } from '@cdktf/provider-aws/lib/data-aws-vpc-endpoint';
@@ -129,10 +129,10 @@ export class EtcdNetwork extends Construct {
         }),
     );
 
-    const region = new DataAwsRegion(this, 'region');
+    const region = currentRegionName(this);
     const s3Endpoint = new VpcEndpoint(this, 's3-endpoint', {
       vpcId: vpc.id,
-      serviceName: `com.amazonaws.${region.region}.s3`,
+      serviceName: `com.amazonaws.${region}.s3`,
       vpcEndpointType: 'Gateway',
       routeTableIds: privateRouteTables.map((t) => t.id),
       tags: tags('s3'),
@@ -178,7 +178,7 @@ export class EtcdNetwork extends Construct {
       for (const service of INTERFACE_ENDPOINT_SERVICES) {
         new VpcEndpoint(this, `${service}-endpoint`, {
           vpcId: vpc.id,
-          serviceName: `com.amazonaws.${region.region}.${service}`,
+          serviceName: `com.amazonaws.${region}.${service}`,
           vpcEndpointType: 'Interface',
           privateDnsEnabled: true,
           subnetIds: this.subnetIds,
@@ -216,7 +216,7 @@ export class EtcdNetwork extends Construct {
    * the peers need without the internet, and the VPC's CIDR for the egress rules.
    */
   private existingEndpoints(vpcId: string): { vpcCidr: string; s3PrefixListId: string } {
-    const region = new DataAwsRegion(this, 'region').region;
+    const region = currentRegionName(this);
     const vpc = new DataAwsVpc(this, 'existing-vpc', { id: vpcId });
     const endpoint = (service: string, type: 'Gateway' | 'Interface') =>
       new DataAwsVpcEndpoint(this, `existing-${service}-endpoint`, {

@@ -1,4 +1,6 @@
 import { Fn } from 'cdktf';
+import { Construct } from 'constructs';
+import { DataAwsRegion } from '@cdktf/provider-aws/lib/data-aws-region';
 
 const TOKEN = /\$\{TfToken\[TOKEN\.\d+\]\}/g;
 
@@ -26,4 +28,14 @@ function literal(part: string): string {
   if (part.includes('\\')) throw new Error('user data must not contain backslashes: Terraform would read them as escapes');
   if (part.includes('%{')) throw new Error('user data must not contain "%{": Terraform would read it as a template directive');
   return Fn.rawString(part);
+}
+
+/**
+ * The name of the region the stack's AWS provider targets, as a Terraform reference.
+ *
+ * `data.aws_region.X.id` holds the region name in AWS provider 5.x and 6.x alike;
+ * `.region` exists only in 6.x and `.name` is deprecated there, so this library uses `.id`.
+ */
+export function currentRegionName(scope: Construct, id = 'region'): string {
+  return new DataAwsRegion(scope, id).id;
 }

@@ -268,8 +268,8 @@ describe('snapshots', () => {
     const userData = stack.byPath('aws_launch_template', 'peer-0/launch-template').user_data;
     expect(userData).toContain('OnUnitActiveSec=15min');
     // The agent's config names the region from the provider's region data source.
-    expect(userData).toMatch(/\\"region\\": \\"", data\.aws_region\.[\w-]+\.region, "\\"/);
-    expect(userData).toMatch(/export AWS_DEFAULT_REGION=", data\.aws_region\.[\w-]+\.region/);
+    expect(userData).toMatch(/\\"region\\": \\"", data\.aws_region\.[\w-]+\.id, "\\"/);
+    expect(userData).toMatch(/export AWS_DEFAULT_REGION=", data\.aws_region\.[\w-]+\.id/);
     // The first snapshot soon after boot keeps short the window in which a lost cluster looks like a forming one.
     expect(userData).toContain('OnBootSec=2min');
     expect(userData).toContain('snapshot --config /etc/etcd-node-agent/config.json');
@@ -367,7 +367,7 @@ describe('other sizes and networks', () => {
       ['secretsmanager', 'vpc-123', 'Interface'],
     ]);
     for (const [, e] of endpoints) {
-      expect(e.service_name).toMatch(/^com\.amazonaws\.\$\{data\.aws_region\.[\w-]+\.region\}\.\w+$/);
+      expect(e.service_name).toMatch(/^com\.amazonaws\.\$\{data\.aws_region\.[\w-]+\.id\}\.\w+$/);
       expect(e.lifecycle.postcondition[0].error_message).toContain('network.internetEgress: false in network.vpcId needs an available');
     }
     const [s3Name] = endpoints.find(([, e]) => e.service_name.endsWith('.s3'))!;
