@@ -7,6 +7,7 @@
  */
 import type { AgentConfig } from '../contract/agent-config';
 import { AGENT_COMMANDS, AGENT_CONFIG_PATH, AGENT_NODE, AGENT_PATH, agentCommandLine } from '../contract/agent-commands';
+import { HAND_OFF_UNIT, handOffUnit } from './hand-off-unit';
 
 /** Where etcd's binaries come from. */
 export interface EtcdReleaseSource {
@@ -287,6 +288,7 @@ export function renderUserData(input: UserDataInput): string {
     ...unitFile('etcd-node-agent-failed.service', agentFailedUnit()),
     ...unitFile('etcd.service', etcdUnit(c.etcdConfigFile, c.etcdUser, c.dataDir)),
     ...unitFile('etcd-learner-promote.service', learnerPromoteUnit()),
+    ...unitFile(HAND_OFF_UNIT, handOffUnit()),
   );
   // Timers: snapshots (only the leader takes one) and their verification, certificate renewal and metrics.
   const timers: [string, { service: string; timer: string }][] = [];
@@ -300,7 +302,8 @@ export function renderUserData(input: UserDataInput): string {
   lines.push(
     'systemctl daemon-reload',
     '# Starting etcd starts the agent first (Requires=/After=); if the agent fails, etcd stays down.',
-    ['systemctl enable etcd-node-agent.service etcd.service', ...timerNames].join(' '),
+    ['systemctl enable etcd-node-agent.service etcd.service', HAND_OFF_UNIT, ...timerNames].join(' '),
+    `systemctl start --no-block ${HAND_OFF_UNIT}`,
     ...(timerNames.length ? [`systemctl start --no-block ${timerNames.join(' ')}`] : []),
     'systemctl start --no-block etcd.service',
     '',

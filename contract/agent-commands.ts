@@ -13,6 +13,7 @@ export const AGENT_COMMANDS = {
   issueClientCert: 'issue-client-cert',
   metrics: 'metrics',
   verifyBackup: 'verify-backup',
+  handOff: 'hand-off',
 } as const;
 
 /** One subcommand of `node-agent`. */

@@ -7,17 +7,18 @@
  * a failed boot etcd stays down); 2 on bad usage or a bad config; 3 when a
  * volume is refused (not blank enough to format, or not this peer's).
  */
-import { mkdirSync, readFileSync, writeFileSync } from 'fs';
+import { mkdirSync, writeFileSync } from 'fs';
 import { promises as dns } from 'dns';
-import { parseArgs } from 'util';
 import { AGENT_COMMANDS, AgentCommand, nodeRuntimeProblem } from '../contract/agent-commands';
-import { jsonLogger, Logger } from '../runtime/log';
+import { jsonLogger } from '../runtime/log';
 import { AwsVolumeProvider } from './aws';
 import { DirectoryBackupStore, EtcdctlSnapshots, refreshPeerReport, S3BackupStore, takeSnapshot } from './backup';
 import { boot } from './boot';
 import { writePeerCertificates } from './certificates';
 import { DirectoryCaStore, SecretsManagerCaStore } from './ca-store';
-import { AgentConfig, parseAgentConfig } from '../contract/agent-config';
+import type { AgentConfig } from '../contract/agent-config';
+import { Handler, parseFlags, readConfig, UsageError } from './cli-support';
+import { handOffCommand } from './hand-off-command';
 import { EtcdctlMembership, etcdctlPrefix } from './etcdctl';
 import { issueCertificate } from './pki';
 import type { BackupStore, CaStore, MetricsSink } from './ports';
@@ -58,62 +59,13 @@ const USAGE = `usage:
       check it against its upload record, and publish the result (an hourly timer runs this)
   node-agent issue-client-cert (--ca-secret ARN | --ca-dir DIR | --config FILE) --name NAME --out DIR [--hours 720]
       issue a client certificate (e.g. for kube-apiserver) from the cluster CA into DIR;
-      --ca-secret is the stack's ca_secret_arn output (needs secretsmanager:GetSecretValue on it)`;
+      --ca-secret is the stack's ca_secret_arn output (needs secretsmanager:GetSecretValue on it)
+  node-agent hand-off --config FILE
+      watch this instance's Auto Scaling target lifecycle state; once it is Terminated: move leadership to a
+      healthy caught-up voter if this peer leads, stop etcd, unmount, detach the volume, complete the
+      terminate lifecycle action (a service runs this; AWS mode)`;
 
-class UsageError extends Error {}
-
-/**
- * Parses `--name value` flags with `util.parseArgs`; an unknown or valueless
- * flag is a usage error that names the flag (Node's own wording does not say
- * what to do about it).
- */
-export function parseFlags(args: string[], allowed: readonly string[]): Record<string, string | undefined> {
-  try {
-    const { values } = parseArgs({
-      args,
-      options: Object.fromEntries(allowed.map((name) => [name, { type: 'string' as const }])),
-      strict: true,
-      allowPositionals: false,
-    });
-    return values as Record<string, string | undefined>;
-  } catch (error) {
-    // parseArgs' own wording names no fix; say it in the agent's words.
-    const { code, message } = error as { code?: string; message: string };
-    const flag = /'(--[^' =<]+)/.exec(message)?.[1];
-    if (code === 'ERR_PARSE_ARGS_INVALID_OPTION_VALUE' && flag) throw new UsageError(`${flag} needs a value`);
-    if (code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION' && flag) throw new UsageError(`unknown flag ${flag}; this command takes ${allowed.map((a) => `--${a}`).join(', ')}`);
-    throw new UsageError(message);
-  }
-}
-
-function readConfig(file: string | undefined): AgentConfig {
-  if (!file) throw new UsageError('--config FILE is required');
-  let raw: unknown;
-  try {
-    raw = JSON.parse(readFileSync(file, 'utf8'));
-  } catch (error) {
-    throw new UsageError(`cannot read config ${file}: ${(error as Error).message}`);
-  }
-  let config: AgentConfig;
-  try {
-    config = parseAgentConfig(raw, file);
-  } catch (error) {
-    // A config that does not validate is bad input (exit 2), not a failed boot.
-    throw new UsageError((error as Error).message);
-  }
-  useRegionOf(config, file);
-  return config;
-}
-
-/**
- * Every AWS client of the agent takes its region from AWS_REGION: the SDK for
- * JavaScript, unlike the other SDKs, does not read it from instance metadata.
- */
-function useRegionOf(config: AgentConfig, file: string): void {
-  if (config.mode !== 'aws' || process.env.AWS_REGION) return;
-  if (!config.region) throw new UsageError(`${file}: aws mode needs "region" (or AWS_REGION set): the AWS SDK for JavaScript does not read it from instance metadata`);
-  process.env.AWS_REGION = config.region;
-}
+export { parseFlags };
 
 function backupStoreFor(config: AgentConfig): BackupStore | undefined {
   if (!config.backup) return undefined;
@@ -129,8 +81,6 @@ function caStoreFor(config: AgentConfig): CaStore | undefined {
 function metricsSinkFor(config: AgentConfig): MetricsSink | undefined {
   return config.mode === 'aws' ? new CloudWatchMetricsSink(config.clusterName, config.peerIndex) : undefined;
 }
-
-type Handler = (args: string[], log: Logger) => Promise<number>;
 
 /** One handler per contract command: the compiler refuses a command the units name and the CLI lacks. */
 const HANDLERS: Record<AgentCommand, Handler> = {
@@ -243,6 +193,7 @@ const HANDLERS: Record<AgentCommand, Handler> = {
     log.info('client certificate issued', { name: flags.name, out: flags.out, hours });
     return 0;
   },
+  [AGENT_COMMANDS.handOff]: handOffCommand,
   [AGENT_COMMANDS.prepareVolume]: async (rest, log) => {
     const flags = parseFlags(rest, ['device', 'mount-point', 'fs-type', 'owner', 'cluster', 'cluster-token', 'peer-index']);
     if (!flags.device || !flags['mount-point'] || !flags.cluster || flags['peer-index'] === undefined) {

@@ -6,6 +6,7 @@
  * ports carry belongs to the pure modules that decide on it.
  */
 import type { Logger } from '../runtime/log';
+import type { LeadershipView } from './leadership';
 import type { ClusterView, MemberEntry } from './membership';
 import type { CertificateMaterial } from './pki';
 import type { PeerReport, PeerReportBody, SnapshotRef } from './recovery';
@@ -101,4 +102,29 @@ export interface MetricsSink {
 export interface ThrowawayEtcd {
   /** Serves `dataDir` and returns its revision and how many keys it holds; always stops the member. */
   serve(dataDir: string, ports: { client: number; peer: number }): Promise<{ revision: number; keys: number }>;
+}
+
+/** What the planned hand-off needs from etcd: the cluster as this member sees it, and moving leadership. */
+export interface LeadershipPort {
+  view(): Promise<LeadershipView>;
+  /** Asks this member (the leader) to hand leadership to `toMemberId` (decimal, as etcd's JSON prints it). */
+  moveLeader(toMemberId: string): Promise<void>;
+}
+
+/** This instance's place in its Auto Scaling group's lifecycle (instance metadata and Auto Scaling on AWS). */
+export interface LifecyclePort {
+  /** The target lifecycle state (`InService`, `Terminated`, ...); `undefined` while the metadata has none. */
+  targetLifecycleState(): Promise<string | undefined>;
+  /** Completes this instance's terminate lifecycle action (CONTINUE): the group may terminate it now. */
+  completeTermination(): Promise<void>;
+}
+
+/** The instance-side steps of a hand-off: systemd, umount and EC2 on AWS. */
+export interface HandOffHost {
+  /** Stops etcd cleanly (SIGTERM, no restart) and returns once it has exited. */
+  stopEtcd(): Promise<void>;
+  /** Unmounts the data dir (nothing to do when it is not mounted). */
+  unmountDataDir(): Promise<void>;
+  /** Detaches this peer's volume from this instance and returns once it is free for the replacement. */
+  detachVolume(log: Logger): Promise<void>;
 }

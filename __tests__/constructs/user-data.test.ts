@@ -94,3 +94,14 @@ describe('metrics timer', () => {
     expect(script).toMatch(/systemctl enable etcd-node-agent.service etcd.service .*etcd-metrics.timer/);
   });
 });
+
+describe('hand-off service', () => {
+  const script = renderUserData(input);
+  test('every peer runs the hand-off watcher from boot, not bound to etcd, so a dead etcd still completes the hook at once', () => {
+    const unit = script.slice(script.indexOf("cat > /etc/systemd/system/etcd-hand-off.service <<'END_OF_UNIT'"));
+    expect(unit).toMatch(/ExecStart=\/usr\/bin\/node-22 \S+ hand-off --config \/etc\/etcd-node-agent\/config.json/);
+    expect(unit.slice(0, unit.indexOf('END_OF_UNIT\n'))).not.toMatch(/Requisite=|BindsTo=|Requires=etcd/);
+    expect(script).toMatch(/systemctl enable etcd-node-agent.service etcd.service etcd-hand-off.service/);
+    expect(script).toContain('systemctl start --no-block etcd-hand-off.service');
+  });
+});
