@@ -20,13 +20,14 @@ export interface CommandResult {
 
 /**
  * Runs a program without a shell; resolves with its exit code (rejects only if it cannot be started or times out).
- * The program is found on this process's PATH as it is now, which picks the etcd version (etcdctl, etcdutl).
+ * The program is found on the PATH of `env` (by default this process's, as it is now), which picks the etcd
+ * version (etcdctl, etcdutl); a local run passes the environment of the version it runs.
  */
-export function run(file: string, args: readonly string[], timeoutMs = 120_000): Promise<CommandResult> {
+export function run(file: string, args: readonly string[], timeoutMs = 120_000, env: NodeJS.ProcessEnv = process.env): Promise<CommandResult> {
   return new Promise((resolve, reject) => {
     // `env` named, so the child searches the PATH this code sees, also where process.env is a sandbox's own copy
     // (jest's), which child_process would not read.
-    execFile(file, args, { timeout: timeoutMs, maxBuffer: 16 * 1024 * 1024, env: process.env }, (error, stdout, stderr) => {
+    execFile(file, args, { timeout: timeoutMs, maxBuffer: 16 * 1024 * 1024, env }, (error, stdout, stderr) => {
       const code: unknown = (error as { code?: unknown } | null)?.code;
       const killed = (error as { killed?: boolean } | null)?.killed;
       if (error && (typeof code !== 'number' || killed)) {

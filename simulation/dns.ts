@@ -9,7 +9,7 @@ import { promises as dns } from 'dns';
 import { closeSync, openSync, promises as fs } from 'fs';
 import { join } from 'path';
 import { normalizeDomain } from '../contract/naming';
-import { sleep } from '../runtime/retry';
+import { done, notYet, pollUntil, sleep } from '../runtime/retry';
 
 /** An SRV record set: every target on the same port. */
 export interface SrvRecord {
@@ -58,17 +58,15 @@ export class DnsmasqServer {
     this.process.on('exit', () => (this.process = undefined));
     // Ready once it answers for a record it holds.
     const [first] = this.records.keys();
-    const deadline = Date.now() + 10_000;
-    for (;;) {
-      try {
-        if ((await this.lookup(first)).length > 0) return;
-      } catch {
-        /* not yet */
-      }
-      if (!this.process) throw new Error(`dnsmasq exited at start; see ${join(this.dir, 'dnsmasq.log')}`);
-      if (Date.now() > deadline) throw new Error(`dnsmasq did not answer within 10 s; see ${join(this.dir, 'dnsmasq.log')}`);
-      await sleep(100);
-    }
+    const logHint = `see ${join(this.dir, 'dnsmasq.log')}`;
+    await pollUntil(
+      async () => {
+        if ((await this.lookup(first).catch((): string[] => [])).length > 0) return done(undefined);
+        if (!this.process) throw new Error(`dnsmasq exited at start; ${logHint}`);
+        return notYet('dnsmasq does not answer yet');
+      },
+      { timeoutMs: 10_000, delayMs: 100, onTimeout: () => new Error(`dnsmasq did not answer within 10 s; ${logHint}`) },
+    );
   }
 
   /** Current A records (name → address). */
@@ -91,12 +89,11 @@ export class DnsmasqServer {
     this.process?.kill('SIGHUP');
     // SIGHUP is handled asynchronously: wait until a changed name answers with its new address.
     const [name, ip] = [...changes.entries()][0];
-    const deadline = Date.now() + 5000;
-    while (Date.now() < deadline) {
-      if ((await this.lookup(name).catch((): string[] => [])).includes(ip)) return;
-      await sleep(20);
-    }
-    throw new Error(`dnsmasq still does not answer ${ip} for ${name} 5 s after a reload`);
+    await pollUntil(async () => ((await this.lookup(name).catch((): string[] => [])).includes(ip) ? done(undefined) : notYet('not yet reloaded')), {
+      timeoutMs: 5000,
+      delayMs: 20,
+      onTimeout: () => new Error(`dnsmasq still does not answer ${ip} for ${name} 5 s after a reload`),
+    });
   }
 
   /** Resolves through this server (not the host's resolver). */

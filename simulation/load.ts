@@ -7,7 +7,7 @@
 import { promises as dns } from 'dns';
 import { srvNames } from '../contract/naming';
 import { EtcdHttpClient, Endpoint } from './etcd-client';
-import { sleep } from '../runtime/retry';
+import { done, notYet, pollUntil, sleep } from '../runtime/retry';
 
 /** Options of {@link LoadGenerator}. */
 export interface LoadOptions {
@@ -158,22 +158,26 @@ export class LoadGenerator {
   /** One write, retried on the other members until acknowledged (its revision) or the deadline passes (`undefined`). */
   private async write(key: string, value: string, start: number): Promise<number | undefined> {
     const deadline = Date.now() + this.o.writeDeadlineMs;
-    for (let attempt = 0; Date.now() < deadline; attempt++) {
-      const endpoint = this.pick(await this.currentEndpoints(), start + attempt);
-      if (!endpoint) {
-        await sleep(100);
-        continue;
-      }
-      try {
-        return await this.client.put(endpoint, key, value, Math.min(this.o.attemptTimeoutMs, Math.max(1, deadline - Date.now())));
-      } catch {
-        this.suspectUntil.set(endpoint.ip, Date.now() + 1000);
-        this.endpointsAt = 0;
-        this.events.push({ at: Date.now(), kind: 'retry' });
-        await sleep(Math.min(200, 10 * 2 ** Math.min(attempt, 4)));
-      }
-    }
-    return undefined;
+    let pauseMs = 0;
+    return pollUntil<number>(
+      async (attempt) => {
+        const endpoint = this.pick(await this.currentEndpoints(), start + attempt - 1);
+        if (!endpoint) {
+          pauseMs = 100;
+          return notYet('no member discovered');
+        }
+        try {
+          return done(await this.client.put(endpoint, key, value, Math.min(this.o.attemptTimeoutMs, Math.max(1, deadline - Date.now()))));
+        } catch {
+          this.suspectUntil.set(endpoint.ip, Date.now() + 1000);
+          this.endpointsAt = 0;
+          this.events.push({ at: Date.now(), kind: 'retry' });
+          pauseMs = Math.min(200, 10 * 2 ** Math.min(attempt - 1, 4));
+          return notYet(`${endpoint.name} did not acknowledge`);
+        }
+      },
+      { timeoutMs: this.o.writeDeadlineMs, delayMs: () => pauseMs },
+    ).catch(() => undefined);
   }
 
   private async readBack(start: number): Promise<void> {

@@ -4,14 +4,16 @@
  * acknowledged write is still readable.
  */
 import { bundleNodeAgent } from '../runtime/bundle';
-import { peerIndices, zoneIndexOf } from '../contract/naming';
+import { peerIndices } from '../contract/naming';
 import { failureBudget } from '../contract/topology';
+import { runChecked } from '../node-agent/system';
 import { LocalCluster } from './cluster';
+import { FAILURES, ScenarioName } from './failures';
 import { discoverClientEndpoints, LoadEvent, LoadGenerator } from './load';
-import { sleep } from '../runtime/retry';
+import { done, notYet, pollUntil, sleep } from '../runtime/retry';
 
-export const SCENARIOS = ['zone-and-node', 'whole-cluster', 'rolling-replace', 'zone-partition', 'volume-still-attached', 'volume-lost', 'volumes-lost'] as const;
-export type ScenarioName = (typeof SCENARIOS)[number];
+export { SCENARIOS } from './failures';
+export type { ScenarioName } from './failures';
 
 /** Options of {@link runScenario}. */
 export interface ScenarioOptions {
@@ -76,7 +78,7 @@ export interface ScenarioResult {
 export async function runScenario(name: ScenarioName, options: ScenarioOptions): Promise<ScenarioResult> {
   const progress = options.progress ?? (() => undefined);
   const budget = failureBudget(options.peers, options.zones);
-  const etcdVersion = await LocalCluster.etcdVersion();
+  const etcdVersion = await etcdVersionOnPath();
   progress(`scenario ${name}: ${options.peers} peers over ${options.zones} zones (quorum ${budget.quorum}), etcd ${etcdVersion}`);
   const agent = bundleNodeAgent();
   const cluster = new LocalCluster({ peers: options.peers, zones: options.zones, dir: options.dir, agentPath: agent.path, progress });
@@ -110,70 +112,18 @@ export async function runScenario(name: ScenarioName, options: ScenarioOptions):
     progress(`load running: ${load.ackedCount} writes acknowledged so far`);
 
     const instancesBefore = new Set(cluster.instances.map((i) => i.id));
-    let faultAt = Date.now();
-    let recoveryFrom = faultAt;
-    let beforeLoss: { revision: number; at: number } | undefined;
     const mark = (what: string) => marks.push({ at: Date.now(), what });
-    const byZone = (z: number) => peerIndices(options.peers).filter((i) => zoneIndexOf(i, options.zones) === z);
-
-    switch (name) {
-      case 'zone-and-node': {
-        const victims = [...byZone(0), byZone(1)[0]];
-        mark(`kill zone 0 + peer-${byZone(1)[0]}`);
-        await cluster.kill(victims, `zone 0 and one more peer (${victims.length} of ${options.peers}; quorum ${budget.quorum})`);
-        break;
-      }
-      case 'whole-cluster':
-        mark('kill all');
-        await cluster.kill(peerIndices(options.peers), 'every instance at once');
-        break;
-      case 'rolling-replace':
-        for (const i of peerIndices(options.peers)) {
-          mark(`replace peer-${i}`);
-          await cluster.kill([i], 'rolling replacement');
-          await cluster.waitAllHealthy(120_000);
-        }
-        break;
-      case 'zone-partition':
-        mark('partition zone 1');
-        await cluster.partition(1);
-        await sleep(10_000);
-        mark('heal zone 1');
-        await cluster.heal(1);
-        recoveryFrom = Date.now();
-        break;
-      case 'volume-lost': {
-        const victim = cluster.current(4)!;
-        mark('peer-4 dies with its volume');
-        progress(`kill peer-4 (${victim.id}) and lose its volume: the replacement gets an empty one and must rejoin as a new member`);
-        await cluster.terminate(victim, { reason: 'instance and volume lost', loseVolume: true });
-        break;
-      }
-      case 'volumes-lost': {
-        const taken = await cluster.snapshotAll();
-        const revision = taken.uploaded[0]?.revision;
-        if (revision === undefined) throw new Error('no snapshot was taken before the volumes were lost');
-        mark(`snapshot at revision ${revision}`);
-        progress(`snapshot at revision ${revision}; writing on for 2 s: those writes are the recovery point`);
-        await sleep(2000);
-        faultAt = recoveryFrom = Date.now();
-        mark('every instance dies with its volume');
-        await cluster.kill(peerIndices(options.peers), 'every instance and every volume: the cluster must come back from the snapshot', { loseVolumes: true });
-        // Every old etcd is dead now: a write acknowledged until here came from the old cluster, any later one from the restored.
-        beforeLoss = { revision, at: Date.now() };
-        break;
-      }
-      case 'volume-still-attached': {
-        const victim = cluster.current(2)!;
-        mark('peer-2 dies, volume held 5 s');
-        progress(`kill peer-2 (${victim.id}); its volume stays mounted for 5 s while the replacement boots`);
-        await cluster.terminate(victim, { reason: 'instance lost, volume still attached', releaseVolumeAfterMs: 5000 });
-        break;
-      }
-    }
+    const injectedAt = Date.now();
+    const outcome = await FAILURES[name].inject({ cluster, peers: options.peers, zones: options.zones, progress, mark });
+    const faultAt = outcome.faultAt ?? injectedAt;
+    const recoveryFrom = outcome.recoveryFrom ?? faultAt;
+    const beforeLoss = outcome.beforeLoss;
 
     // Healed: every peer healthy, and no replacement still booting.
-    await waitFor(async () => peerIndices(options.peers).every((i) => cluster.current(i)?.state === 'running'), 180_000, 'every peer to have a running instance');
+    await pollUntil(
+      async () => (peerIndices(options.peers).every((i) => cluster.current(i)?.state === 'running') ? done(undefined) : notYet('waiting for every peer to have a running instance')),
+      { timeoutMs: 180_000, delayMs: 200, onTimeout: (reason, ms) => new Error(`timed out after ${ms / 1000}s ${reason}`) },
+    );
     const recoveredAt = await cluster.waitAllHealthy(180_000);
     mark('all healthy');
     const replacementsList = cluster.instances.filter((i) => !instancesBefore.has(i.id));
@@ -276,10 +226,8 @@ export function median(values: number[]): number {
 
 const round = (n: number) => Math.round(n * 100) / 100;
 
-async function waitFor(condition: () => Promise<boolean>, timeoutMs: number, what: string): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await condition())) {
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs / 1000}s waiting for ${what}`);
-    await sleep(200);
-  }
+/** etcd's version string, as the report prints it. */
+async function etcdVersionOnPath(): Promise<string> {
+  const out = await runChecked('etcd', ['--version']);
+  return /etcd Version: (\S+)/.exec(out)?.[1] ?? out.split('\n')[0];
 }

@@ -32,4 +32,15 @@ describe('the local cluster refuses a layout as the construct does', () => {
     expect(run.stderr).toContain(`the zone-and-node scenario kills a zone plus a node: ${FIVE_OVER_THREE}`);
     expect(run.stderr).not.toContain('needs root');
   });
+
+  test('flags are parsed strictly: an unknown flag or a flag without its value exits 2 with the usage', () => {
+    const cli = join(__dirname, '..', '..', 'simulation', 'cli.ts');
+    const simulate = (...args: string[]) => spawnSync(process.execPath, ['-r', 'ts-node/register/transpile-only', cli, ...args], { encoding: 'utf8', cwd: join(__dirname, '..', '..') });
+    const unknown = simulate('--scenario', 'zone-and-node', '--bogus', '1');
+    expect(unknown.status).toBe(2);
+    expect(unknown.stderr).toMatch(/Unknown option '--bogus'[\s\S]*usage: npm run simulate/);
+    const missing = simulate('--scenario');
+    expect(missing.status).toBe(2);
+    expect(missing.stderr).toMatch(/--scenario <value>' argument missing[\s\S]*usage: npm run simulate/);
+  });
 });
