@@ -223,6 +223,7 @@ export class EtcdCluster extends Construct {
       props.backup?.enabled === false ? undefined : new EtcdBackups(this, 'backups', { clusterName: props.clusterName, kmsKeyArn, ...props.backup });
     this.security = new EtcdSecurity(this, 'security', {
       clusterName: props.clusterName,
+      peerCount: size,
       vpcId: this.network.vpcId,
       clientCidrBlocks: props.clientCidrBlocks,
       allowPublicClientCidrs: props.allowPublicClientCidrs,
@@ -256,7 +257,7 @@ export class EtcdCluster extends Construct {
     this.monitoring = new EtcdMonitoring(this, 'monitoring', {
       clusterName: props.clusterName,
       kmsKeyArn,
-      instanceRoleName: this.security.instanceRole.name,
+      instanceRoleNames: this.security.instanceRoles.map((r) => r.name),
       dnsUpdaterFunctionName: this.dnsUpdater.function.functionName,
       snapshotIntervalMinutes: this.backups?.intervalMinutes,
       ...props.monitoring,
@@ -294,7 +295,7 @@ export class EtcdCluster extends Construct {
         zone: props.zones[zoneIndex],
         subnetId: this.network.subnetIds[zoneIndex],
         securityGroupId: this.security.peerSecurityGroup.id,
-        instanceProfileArn: this.security.instanceProfile.arn,
+        instanceProfileArn: this.security.instanceProfiles[i].arn,
         imageId,
         instanceType,
         volume: { ...props.volume, kmsKeyArn: volumeKmsKeyArn },

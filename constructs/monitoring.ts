@@ -6,6 +6,7 @@ import { currentRegionName } from './terraform-strings';
 import { IamRolePolicy } from '@cdktf/provider-aws/lib/iam-role-policy';
 import { SnsTopic } from '@cdktf/provider-aws/lib/sns-topic';
 import { METRIC_DIMENSIONS, METRIC_NAMESPACE, METRICS, MetricKey } from '../contract/metrics';
+import { peerName } from '../contract/naming';
 
 /** Alarm thresholds. Every alarm notifies the alarm topic when it fires and when it clears. */
 export interface MonitoringThresholds {
@@ -63,8 +64,8 @@ export interface EtcdMonitoringProps extends MonitoringOptions {
   readonly clusterName: string;
   /** The cluster key: the created topic is encrypted with it. */
   readonly kmsKeyArn: string;
-  /** Name of the peers' instance role: it may publish metrics in the cluster's namespace only. */
-  readonly instanceRoleName: string;
+  /** Names of the peers' instance roles: they may publish metrics in the cluster's namespace only. */
+  readonly instanceRoleNames: string[];
   /** The DNS updater's function name: its errors are alarmed on. */
   readonly dnsUpdaterFunctionName: string;
   /** Minutes between snapshots; without it (backups off) there is no snapshot-age alarm. */
@@ -117,22 +118,19 @@ export class EtcdMonitoring extends Construct {
     }
 
     // PutMetricData has no resource ARNs: the namespace condition is its only scope.
-    new IamRolePolicy(this, 'publish-metrics', {
-      name: 'etcd-publish-metrics',
-      role: props.instanceRoleName,
-      policy: JSON.stringify({
-        Version: '2012-10-17',
-        Statement: [
-          {
-            Sid: 'PublishOwnNamespaceOnly',
-            Effect: 'Allow',
-            Action: 'cloudwatch:PutMetricData',
-            Resource: '*',
-            Condition: { StringEquals: { 'cloudwatch:namespace': METRIC_NAMESPACE } },
-          },
-        ],
-      }),
+    const publish = JSON.stringify({
+      Version: '2012-10-17',
+      Statement: [
+        {
+          Sid: 'PublishOwnNamespaceOnly',
+          Effect: 'Allow',
+          Action: 'cloudwatch:PutMetricData',
+          Resource: '*',
+          Condition: { StringEquals: { 'cloudwatch:namespace': METRIC_NAMESPACE } },
+        },
+      ],
     });
+    props.instanceRoleNames.forEach((role, i) => new IamRolePolicy(this, `${peerName(i)}-publish-metrics`, { name: 'etcd-publish-metrics', role, policy: publish }));
     if (props.enabled === false) {
       this.alarmTopicArn = props.alarmTopicArn ?? '';
       return;

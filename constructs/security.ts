@@ -2,17 +2,31 @@ import { Construct } from 'constructs';
 import { DataAwsPartition } from '@cdktf/provider-aws/lib/data-aws-partition';
 import { IamInstanceProfile } from '@cdktf/provider-aws/lib/iam-instance-profile';
 import { IamRole } from '@cdktf/provider-aws/lib/iam-role';
+import { IamPolicy } from '@cdktf/provider-aws/lib/iam-policy';
 import { IamRolePolicy } from '@cdktf/provider-aws/lib/iam-role-policy';
+import { IamRolePolicyAttachment } from '@cdktf/provider-aws/lib/iam-role-policy-attachment';
 import { SecretsmanagerSecret } from '@cdktf/provider-aws/lib/secretsmanager-secret';
 import { SecurityGroup } from '@cdktf/provider-aws/lib/security-group';
 import { VpcSecurityGroupEgressRule } from '@cdktf/provider-aws/lib/vpc-security-group-egress-rule';
 import { VpcSecurityGroupIngressRule } from '@cdktf/provider-aws/lib/vpc-security-group-ingress-rule';
 import { parseCidr } from './network';
-import { BACKUP_KEYS, CLUSTER_TAG_KEY, ETCD_CLIENT_PORT, ETCD_PEER_PORT, autoScalingGroupNamePattern } from '../contract/naming';
+import {
+  BACKUP_KEYS,
+  CLUSTER_TAG_KEY,
+  ETCD_CLIENT_PORT,
+  ETCD_PEER_PORT,
+  PEER_INDEX_TAG_KEY,
+  autoScalingGroupNamePattern,
+  peerIndices,
+  peerName,
+  peerTags,
+} from '../contract/naming';
 
 /** Props of {@link EtcdSecurity}. */
 export interface EtcdSecurityProps {
   readonly clusterName: string;
+  /** Number of peers: each gets its own instance role and profile, allowed to attach only its own volume. */
+  readonly peerCount: number;
   readonly vpcId: string;
   /**
    * IPv4 CIDR blocks allowed to reach the client port (2379), e.g. the Kubernetes control plane's subnets.
@@ -54,15 +68,19 @@ export interface EtcdSecurityProps {
 /**
  * Who may talk to the peers and what the peers may do: one security group
  * (2380 only between peers, 2379 from peers and configured clients) and the
- * instance role the node agent uses (only this cluster's volumes, by tag).
+ * instance roles the node agents use: one per peer, each allowed to attach
+ * and detach only its own volume (the peer-index tag), everything else they
+ * may do in one policy shared by all.
  */
 export class EtcdSecurity extends Construct {
   /** The peers' security group. */
   public readonly peerSecurityGroup: SecurityGroup;
-  /** Instance profile the launch templates use. */
-  public readonly instanceProfile: IamInstanceProfile;
-  /** The instance role. */
-  public readonly instanceRole: IamRole;
+  /** Peer i's instance profile, at index i: its launch template uses it. */
+  public readonly instanceProfiles: IamInstanceProfile[];
+  /** Peer i's instance role, at index i. */
+  public readonly instanceRoles: IamRole[];
+  /** What every peer may do besides touching its own volume, attached to every peer's role. */
+  public readonly sharedPolicy: IamPolicy;
   /** The secret holding the cluster CA (certificate and key, JSON), when TLS is on. */
   public readonly caSecret?: SecretsmanagerSecret;
 
@@ -143,17 +161,8 @@ export class EtcdSecurity extends Construct {
 
     const partition = new DataAwsPartition(this, 'partition');
     const p = partition.partition;
-    this.instanceRole = new IamRole(this, 'instance-role', {
-      namePrefix: `${props.clusterName}-etcd-peer-`,
-      description: `etcd peers of ${props.clusterName}: attach their own volumes, nothing else`,
-      assumeRolePolicy: JSON.stringify({
-        Version: '2012-10-17',
-        Statement: [{ Effect: 'Allow', Principal: { Service: 'ec2.amazonaws.com' }, Action: 'sts:AssumeRole' }],
-      }),
-    });
     // The volumes' own key, when one is given, joins the cluster key: attaching a volume needs its key.
     const keys = props.volumeKmsKeyArn && props.volumeKmsKeyArn !== props.kmsKeyArn ? [props.kmsKeyArn, props.volumeKmsKeyArn] : props.kmsKeyArn;
-    const clusterTagCondition = { StringEquals: { [`aws:ResourceTag/${CLUSTER_TAG_KEY}`]: props.clusterName } };
     if (props.tls) {
       // Created without a value: the first peer to boot generates the CA and writes it; the key never passes through Terraform state.
       this.caSecret = new SecretsmanagerSecret(this, 'ca', {
@@ -174,9 +183,9 @@ export class EtcdSecurity extends Construct {
           },
         ]
       : [];
-    new IamRolePolicy(this, 'instance-policy', {
-      name: 'etcd-node-agent',
-      role: this.instanceRole.id,
+    this.sharedPolicy = new IamPolicy(this, 'peer-policy', {
+      namePrefix: `${props.clusterName}-etcd-peers-`,
+      description: `What every etcd peer of ${props.clusterName} may do; each peer's own volume is in its role's own policy`,
       policy: JSON.stringify({
         Version: '2012-10-17',
         Statement: [
@@ -186,13 +195,6 @@ export class EtcdSecurity extends Construct {
             // Describe calls cannot be scoped to resources; they are read-only.
             Action: ['ec2:DescribeVolumes', 'ec2:DescribeInstances', 'autoscaling:DescribeAutoScalingInstances'],
             Resource: '*',
-          },
-          {
-            Sid: 'AttachOnlyThisClustersVolumes',
-            Effect: 'Allow',
-            Action: ['ec2:AttachVolume', 'ec2:DetachVolume'],
-            Resource: [`arn:${p}:ec2:*:*:volume/*`, `arn:${p}:ec2:*:*:instance/*`],
-            Condition: clusterTagCondition,
           },
           {
             // Health: a failed agent marks its instance unhealthy. Lifecycle: the hand-off completes its terminate hook.
@@ -226,11 +228,49 @@ export class EtcdSecurity extends Construct {
         ],
       }),
     });
-    this.instanceProfile = new IamInstanceProfile(this, 'instance-profile', {
-      namePrefix: `${props.clusterName}-etcd-peer-`,
-      role: this.instanceRole.name,
-    });
+    this.instanceRoles = [];
+    this.instanceProfiles = [];
+    for (const i of peerIndices(props.peerCount)) {
+      const name = peerName(i);
+      // IAM name prefixes hold 38 characters; the tags carry the whole cluster name.
+      const prefix = `${props.clusterName.slice(0, 20)}-${name}-etcd-`;
+      const role = new IamRole(this, `${name}-role`, {
+        namePrefix: prefix,
+        description: `etcd ${name} of ${props.clusterName}: its own volume, and what every peer may do`,
+        assumeRolePolicy: JSON.stringify({
+          Version: '2012-10-17',
+          Statement: [{ Effect: 'Allow', Principal: { Service: 'ec2.amazonaws.com' }, Action: 'sts:AssumeRole' }],
+        }),
+        tags: peerTags(props.clusterName, i),
+      });
+      new IamRolePolicy(this, `${name}-own-volume`, {
+        name: 'etcd-own-volume',
+        role: role.id,
+        policy: JSON.stringify({ Version: '2012-10-17', Statement: [ownVolumeStatement(p, props.clusterName, i)] }),
+      });
+      new IamRolePolicyAttachment(this, `${name}-shared-policy`, { role: role.name, policyArn: this.sharedPolicy.arn });
+      this.instanceRoles.push(role);
+      this.instanceProfiles.push(new IamInstanceProfile(this, `${name}-profile`, { namePrefix: prefix, role: role.name }));
+    }
   }
+}
+
+/**
+ * Attach and detach on the volumes and instances tagged with this cluster and
+ * this peer only. AttachVolume and DetachVolume authorize the volume and the
+ * instance alike, and both carry the peer's tags: a peer can neither take
+ * another peer's volume nor put its own on another peer's instance.
+ */
+export function ownVolumeStatement(partition: string, clusterName: string, peerIndex: number): object {
+  return {
+    Sid: 'AttachOnlyOwnVolume',
+    Effect: 'Allow',
+    Action: ['ec2:AttachVolume', 'ec2:DetachVolume'],
+    Resource: [`arn:${partition}:ec2:*:*:volume/*`, `arn:${partition}:ec2:*:*:instance/*`],
+    Condition: {
+      StringEquals: { [`aws:ResourceTag/${CLUSTER_TAG_KEY}`]: clusterName, [`aws:ResourceTag/${PEER_INDEX_TAG_KEY}`]: String(peerIndex) },
+    },
+  };
 }
 
 /**

@@ -132,8 +132,8 @@ describe('default cluster: 9 peers over 3 zones', () => {
     expect(fn.environment.variables).toMatchObject({ CLUSTER_NAME: 'test', DOMAIN: 'test.etcd.internal', PEER_COUNT: '9', RECORD_TTL: '10' });
   });
 
-  test('IAM: no wildcard resource on attach/detach or Route 53 changes; attach is limited to this cluster by tag', () => {
-    const policies = Object.values(stack.resources('aws_iam_role_policy')).flatMap((p) => policyStatements(p.policy));
+  test('IAM: no wildcard resource on attach/detach or Route 53 changes; each peer has its own role, allowed only its own volume by tag', () => {
+    const policies = [...Object.values(stack.resources('aws_iam_role_policy')), ...Object.values(stack.resources('aws_iam_policy'))].flatMap((p) => policyStatements(p.policy));
     const writes = ['ec2:AttachVolume', 'ec2:DetachVolume', 'route53:ChangeResourceRecordSets', 'autoscaling:CompleteLifecycleAction', 'autoscaling:SetInstanceHealth'];
     for (const statement of policies) {
       const actions: string[] = [statement.Action].flat();
@@ -141,8 +141,31 @@ describe('default cluster: 9 peers over 3 zones', () => {
         expect([statement.Resource].flat()).not.toContain('*');
       }
     }
-    const attach = policies.find((s) => [s.Action].flat().includes('ec2:AttachVolume'))!;
-    expect(attach.Condition).toEqual({ StringEquals: { 'aws:ResourceTag/etcd-cluster:name': 'test' } });
+    // One role and one instance profile per peer; peer N's launch template runs with peer N's profile.
+    const roles = stack.resources('aws_iam_role');
+    const peerRoles = Object.entries(roles).filter(([, r]) => r.assume_role_policy.includes('ec2.amazonaws.com'));
+    expect(peerRoles).toHaveLength(9);
+    for (let i = 0; i < 9; i++) {
+      const lt = stack.byPath('aws_launch_template', `peer-${i}/launch-template`);
+      const profile = stack.deref(lt.iam_instance_profile.arn);
+      const roleName = /aws_iam_role\.([\w-]+)\./.exec(profile.role)![1];
+      expect(roles[roleName].tags).toEqual({ 'etcd-cluster:name': 'test', 'etcd-cluster:peer-index': String(i) });
+      const own = Object.values(stack.resources('aws_iam_role_policy')).filter((p) => p.role.includes(`aws_iam_role.${roleName}.`));
+      const attach = own.flatMap((p) => policyStatements(p.policy)).filter((s) => [s.Action].flat().includes('ec2:AttachVolume'));
+      expect(attach).toEqual([
+        {
+          Sid: 'AttachOnlyOwnVolume',
+          Effect: 'Allow',
+          Action: ['ec2:AttachVolume', 'ec2:DetachVolume'],
+          Resource: [expect.stringMatching(/:ec2:\*:\*:volume\/\*$/), expect.stringMatching(/:ec2:\*:\*:instance\/\*$/)],
+          Condition: { StringEquals: { 'aws:ResourceTag/etcd-cluster:name': 'test', 'aws:ResourceTag/etcd-cluster:peer-index': String(i) } },
+        },
+      ]);
+      // Everything else comes from the one shared policy.
+      const attached = Object.values(stack.resources('aws_iam_role_policy_attachment')).filter((a) => a.role.includes(`aws_iam_role.${roleName}.`));
+      expect(attached.map((a) => a.policy_arn)).toEqual([expect.stringMatching(/^\$\{aws_iam_policy\.etcd_security_peer-policy_\w+\.arn\}$/)]);
+    }
+    expect(Object.values(stack.resources('aws_iam_policy')).flatMap((p) => policyStatements(p.policy)).some((s) => [s.Action].flat().includes('ec2:AttachVolume'))).toBe(false);
     const change = policies.find((s) => [s.Action].flat().includes('route53:ChangeResourceRecordSets'))!;
     expect(change.Resource).toMatch(/^\$\{aws_route53_zone\..+\.arn\}$/);
   });
@@ -254,7 +277,7 @@ describe('snapshots', () => {
     expect(versioning.versioning_configuration.status).toBe('Enabled');
     const sse = Object.values(stack.resources('aws_s3_bucket_server_side_encryption_configuration')).find((v) => v.bucket.includes(bucketName))!;
     expect(sse.rule[0].apply_server_side_encryption_by_default.kms_master_key_id).toMatch(/aws_kms_key/);
-    const statements = Object.values(stack.resources('aws_iam_role_policy')).flatMap((p) => policyStatements(p.policy));
+    const statements = [...Object.values(stack.resources('aws_iam_role_policy')), ...Object.values(stack.resources('aws_iam_policy'))].flatMap((p) => policyStatements(p.policy));
     const writes = statements.filter((st) => [st.Resource].flat().some((r: string) => r.includes(bucketName)));
     const bucketArn = `\${aws_s3_bucket.${bucketName}.arn}`;
     const objects = [`${bucketArn}/snapshots/*`, `${bucketArn}/peers/*`];
@@ -383,7 +406,7 @@ describe('other sizes and networks', () => {
     const volumeKey = 'arn:aws:kms:us-east-1:123456789012:key/11111111-2222-3333-4444-555555555555';
     const stack = synthCluster({ size: 3, tolerate: 'zone', volume: { kmsKeyArn: volumeKey } });
     for (const v of Object.values(stack.resources('aws_ebs_volume'))) expect(v.kms_key_id).toBe(volumeKey);
-    const statements = Object.values(stack.resources('aws_iam_role_policy')).flatMap((p) => policyStatements(p.policy));
+    const statements = [...Object.values(stack.resources('aws_iam_role_policy')), ...Object.values(stack.resources('aws_iam_policy'))].flatMap((p) => policyStatements(p.policy));
     const grant = statements.find((st) => st.Sid === 'GrantForAttachedVolumes')!;
     expect(grant.Resource).toEqual([expect.stringMatching(/^\$\{aws_kms_key\./), volumeKey]);
     expect(statements.find((st) => st.Sid === 'UseClusterKeyForVolumesSecretAndArtifacts')!.Resource).toEqual(grant.Resource);

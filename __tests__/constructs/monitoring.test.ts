@@ -91,7 +91,7 @@ describe('monitoring', () => {
   ])('bad input %j is refused naming the prop', (options, message) => {
     const build = () =>
       Testing.synthScope((s) => {
-        new EtcdMonitoring(s, 'm', { clusterName: 'c', kmsKeyArn: 'k', instanceRoleName: 'r', dnsUpdaterFunctionName: 'f', snapshotIntervalMinutes: 15, ...options });
+        new EtcdMonitoring(s, 'm', { clusterName: 'c', kmsKeyArn: 'k', instanceRoleNames: ['r'], dnsUpdaterFunctionName: 'f', snapshotIntervalMinutes: 15, ...options });
       });
     expect(build).toThrow(message);
   });

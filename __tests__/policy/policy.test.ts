@@ -7,6 +7,7 @@ import { IamRolePolicy } from '@cdktf/provider-aws/lib/iam-role-policy';
 import { VpcSecurityGroupIngressRule } from '@cdktf/provider-aws/lib/vpc-security-group-ingress-rule';
 import { EtcdStack } from '../../main';
 import { agentUnit } from '../../constructs/user-data';
+import { ownVolumeStatement } from '../../constructs/security';
 import { synthCluster, SynthesizedStack } from '../helpers/synth';
 import { decodeUserData, RULES } from './rules';
 
@@ -23,6 +24,37 @@ describe('security policy of the synthesized stack', () => {
   });
 
   const broken: [keyof typeof RULES, string, (stack: EtcdStack) => void, RegExp][] = [
+    [
+      'eachPeerAttachesOnlyItsOwnVolume',
+      "peer 1's role allowed peer 2's volume",
+      (s) => new IamRolePolicy(s, 'neighbour', { role: s.cluster.security.instanceRoles[1].id, policy: JSON.stringify({ Version: '2012-10-17', Statement: [ownVolumeStatement('aws', 'test', 2)] }) }),
+      /aws_launch_template\.etcd_peer-1_launch-template_\w+ \(peer 1\) may attach or detach volumes other than its own through aws_iam_role_policy\.neighbour/,
+    ],
+    [
+      'eachPeerAttachesOnlyItsOwnVolume',
+      'attach by the cluster tag alone (one role for all peers, as before)',
+      (s) =>
+        new IamRolePolicy(s, 'cluster-wide', {
+          role: s.cluster.security.instanceRoles[0].id,
+          policy: JSON.stringify({
+            Version: '2012-10-17',
+            Statement: [{ Sid: 'AttachOnlyThisClustersVolumes', Effect: 'Allow', Action: ['ec2:AttachVolume', 'ec2:DetachVolume'], Resource: 'arn:aws:ec2:*:*:volume/*', Condition: { StringEquals: { 'aws:ResourceTag/etcd-cluster:name': 'test' } } }],
+          }),
+        }),
+      /\(peer 0\) may attach or detach volumes other than its own through aws_iam_role_policy\.cluster-wide \(AttachOnlyThisClustersVolumes/,
+    ],
+    [
+      'eachPeerAttachesOnlyItsOwnVolume',
+      "peer 2's instances launched with peer 0's profile",
+      (s) => s.cluster.peers[2].launchTemplate.addOverride('iam_instance_profile.arn', s.cluster.security.instanceProfiles[0].arn),
+      /\(peer 2\) may attach or detach volumes other than its own through aws_iam_role_policy\.etcd_security_peer-0-own-volume_\w+ \(AttachOnlyOwnVolume/,
+    ],
+    [
+      'eachPeerAttachesOnlyItsOwnVolume',
+      'ec2:* in the shared policy',
+      (s) => s.cluster.security.sharedPolicy.addOverride('policy', JSON.stringify({ Version: '2012-10-17', Statement: [{ Effect: 'Allow', Action: 'ec2:*', Resource: 'arn:aws:ec2:*:*:volume/*' }] })),
+      /\(peer 0\) may attach or detach volumes other than its own through aws_iam_policy\.etcd_security_peer-policy_\w+ \(a statement: "no condition"\)/,
+    ],
     ['ebsEncryptedWithKms', 'an unencrypted volume', (s) => s.cluster.peers[1].volume.addOverride('encrypted', false), /aws_ebs_volume\.etcd_peer-1_volume_\w+ is not encrypted/],
     ['ebsEncryptedWithKms', 'a volume on the default key', (s) => s.cluster.peers[0].volume.addOverride('kms_key_id', null), /has no customer-managed kms_key_id/],
     ['imdsV2Required', 'IMDSv1 allowed', (s) => s.cluster.peers[2].launchTemplate.addOverride('metadata_options.http_tokens', 'optional'), /does not require IMDSv2 tokens/],
@@ -55,7 +87,7 @@ describe('security policy of the synthesized stack', () => {
       'attach on any volume',
       (s) =>
         new IamRolePolicy(s, 'too-broad', {
-          role: s.cluster.security.instanceRole.id,
+          role: s.cluster.security.instanceRoles[0].id,
           policy: JSON.stringify({ Version: '2012-10-17', Statement: [{ Effect: 'Allow', Action: ['ec2:AttachVolume', 'ec2:DescribeVolumes'], Resource: '*' }] }),
         }),
       /aws_iam_role_policy\.too-broad allows ec2:AttachVolume on "\*"/,
@@ -65,7 +97,7 @@ describe('security policy of the synthesized stack', () => {
       'metrics into any namespace',
       (s) =>
         new IamRolePolicy(s, 'any-namespace', {
-          role: s.cluster.security.instanceRole.id,
+          role: s.cluster.security.instanceRoles[0].id,
           policy: JSON.stringify({ Version: '2012-10-17', Statement: [{ Effect: 'Allow', Action: 'cloudwatch:PutMetricData', Resource: '*' }] }),
         }),
       /aws_iam_role_policy\.any-namespace allows cloudwatch:PutMetricData on "\*"/,

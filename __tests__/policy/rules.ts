@@ -5,6 +5,7 @@
  */
 import { parseAgentConfig } from '../../contract/agent-config';
 import { renderEtcdConfig } from '../../node-agent/etcd-config';
+import { CLUSTER_TAG_KEY, PEER_INDEX_TAG_KEY } from '../../contract/naming';
 
 type Json = Record<string, any>;
 const resources = (tf: Json, type: string): [string, Json][] => Object.entries(tf.resource?.[type] ?? {});
@@ -186,7 +187,61 @@ export function etcdTlsConfigured(tf: Json): string[] {
   });
 }
 
+const matchesAction = (pattern: string, action: string) => new RegExp(`^${pattern.replace(/[.+?^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*')}$`, 'i').test(action);
+const VOLUME_ACTIONS = ['ec2:AttachVolume', 'ec2:DetachVolume'];
+const refName = (value: unknown, type: string) => (typeof value === 'string' ? new RegExp(`\\$\\{${type}\\.([\\w-]+)\\.`).exec(value)?.[1] : undefined);
+
+/** Every Allow statement of the inline and attached policies of role `roleName`, with where it comes from. */
+function statementsOfRole(tf: Json, roleName: string): { from: string; st: Json }[] {
+  const out: { from: string; st: Json }[] = [];
+  for (const [name, p] of resources(tf, 'aws_iam_role_policy')) {
+    if (refName(p.role, 'aws_iam_role') === roleName) for (const st of JSON.parse(p.policy).Statement) out.push({ from: `aws_iam_role_policy.${name}`, st });
+  }
+  for (const [, a] of resources(tf, 'aws_iam_role_policy_attachment')) {
+    if (refName(a.role, 'aws_iam_role') !== roleName) continue;
+    const policyName = refName(a.policy_arn, 'aws_iam_policy');
+    const policy = policyName ? tf.resource.aws_iam_policy?.[policyName] : undefined;
+    if (!policy) {
+      out.push({ from: `an attached policy ${a.policy_arn}`, st: { Effect: 'Allow', Action: '*', Resource: '*' } }); // unknown: assume the worst
+      continue;
+    }
+    for (const st of JSON.parse(policy.policy).Statement) out.push({ from: `aws_iam_policy.${policyName}`, st });
+  }
+  return out.filter(({ st }) => st.Effect === 'Allow');
+}
+
+/**
+ * Each peer's instances can attach and detach only that peer's volume: every statement of the role its launch
+ * template runs with that allows ec2:AttachVolume or ec2:DetachVolume is conditioned on the cluster's tag and on
+ * the peer-index tag of that very peer.
+ */
+export function eachPeerAttachesOnlyItsOwnVolume(tf: Json): string[] {
+  const v: string[] = [];
+  for (const [name, lt] of resources(tf, 'aws_launch_template')) {
+    const instanceTags = (lt.tag_specifications ?? []).find((t: Json) => t.resource_type === 'instance')?.tags ?? {};
+    const peer = instanceTags[PEER_INDEX_TAG_KEY];
+    const cluster = instanceTags[CLUSTER_TAG_KEY];
+    const profileName = refName(lt.iam_instance_profile?.arn ?? lt.iam_instance_profile?.name, 'aws_iam_instance_profile');
+    const roleName = profileName ? refName(tf.resource.aws_iam_instance_profile?.[profileName]?.role, 'aws_iam_role') : undefined;
+    if (peer === undefined || !roleName) {
+      v.push(`aws_launch_template.${name} has no peer-index tag or no instance role this rule can follow`);
+      continue;
+    }
+    for (const { from, st } of statementsOfRole(tf, roleName)) {
+      const actions: string[] = [st.Action].flat();
+      if (!actions.some((a) => VOLUME_ACTIONS.some((va) => matchesAction(a, va)))) continue;
+      const equals = st.Condition?.StringEquals ?? {};
+      const keys = Object.keys(st.Condition ?? {});
+      if (equals[`aws:ResourceTag/${PEER_INDEX_TAG_KEY}`] !== peer || equals[`aws:ResourceTag/${CLUSTER_TAG_KEY}`] !== cluster || keys.some((k) => k !== 'StringEquals')) {
+        v.push(`aws_launch_template.${name} (peer ${peer}) may attach or detach volumes other than its own through ${from} (${st.Sid ?? 'a statement'}: ${JSON.stringify(st.Condition ?? 'no condition')})`);
+      }
+    }
+  }
+  return v;
+}
+
 export const RULES = {
+  eachPeerAttachesOnlyItsOwnVolume,
   ebsEncryptedWithKms,
   imdsV2Required,
   noPublicIps,
