@@ -110,13 +110,20 @@ def line(tap_a, tap_b):
         ctypes.CDLL(None).prctl(PR_SET_TIMERSLACK, 1, 0, 0, 0)
     except Exception:
         pass
+    try:
+        # Real-time priority: on a busy machine the line must not wait for a core behind the members it
+        # delays. It blocks in select between frames, and the kernel's RT throttling bounds it anyway.
+        os.sched_setscheduler(0, os.SCHED_FIFO, os.sched_param(10))
+        realtime = True
+    except (AttributeError, PermissionError, OSError):
+        realtime = False
     fa, fb = open_tap(tap_a), open_tap(tap_b)
     directions = [Direction(fa, fb), Direction(fb, fa)]
     by_source = {fa: directions[0], fb: directions[1]}
     stdin = sys.stdin.fileno()
     hold_ns = 0
     started = time.monotonic()
-    print(json.dumps({"ready": [tap_a, tap_b]}), flush=True)
+    print(json.dumps({"ready": [tap_a, tap_b], "realtime": realtime}), flush=True)
     pending = b""
     while True:
         dues = [d.next_due() for d in directions if d.next_due() is not None]
@@ -141,6 +148,7 @@ def line(tap_a, tap_b):
                         elapsed = time.monotonic() - started
                         print(json.dumps({
                             "hold_ms": hold_ns / 1e6,
+                            "realtime": realtime,
                             "seconds": elapsed,
                             "frames": sum(d.frames for d in directions),
                             "bytes": sum(d.bytes for d in directions),

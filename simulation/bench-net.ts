@@ -67,6 +67,8 @@ export function addedRttMs(fromZone: number, toZone: number, holdMs: number): nu
 /** What one line reports of itself since the previous report. */
 export interface DelayLineStats {
   readonly hold_ms: number;
+  /** The line runs at real-time priority (SCHED_FIFO), ahead of the members it delays. */
+  readonly realtime: boolean;
   readonly seconds: number;
   readonly frames: number;
   readonly bytes: number;
