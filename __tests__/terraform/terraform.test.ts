@@ -30,7 +30,7 @@ describeUnless('Terraform: init, validate, and a mock-provider plan and apply of
 
   beforeAll(() => {
     const outdir = mkdtempSync(join(tmpdir(), 'etcd-tf-synth-'));
-    synthesizeDefaultApp(outdir);
+    synthesizeDefaultApp({ outdir, env: {} });
     synthesized = join(outdir, 'stacks', 'etcd');
   });
 
