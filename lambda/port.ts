@@ -1,6 +1,8 @@
 /** The DNS updater's one port: what the handler needs from the world. The AWS adapter, the local cluster's Route 53 adapter and test fakes implement it. */
 import type { LifecycleAction } from './events';
 import type { ObservedInstance, ObservedRecord } from './reconcile';
+import type { RollPeer } from './roller';
+import type { PeerStatus } from '../contract/peer-status';
 
 /**
  * One conditional change of a peer's A record: it lands only while the record
@@ -35,4 +37,16 @@ export interface UpdaterPort {
   writePeerRecords(writes: readonly PeerRecordWrite[], comment: string): Promise<void>;
   /** Completes the hook with CONTINUE; `not-needed` when Auto Scaling has no such action any more (completed before, timed out, or the instance is gone). */
   completeLifecycleAction(action: LifecycleAction): Promise<'completed' | 'not-needed'>;
+}
+
+/** What the roller (`handleRoll` in roller-handler.ts) reads and does; `AwsRollerPort` in roller-aws.ts is the AWS side. */
+export interface RollerPort {
+  /** Peer i's instance as its group shows it (`undefined` when the group has none), for every peer of the cluster. */
+  describePeerInstances(): Promise<Map<number, RollPeer['instance']>>;
+  /** The newest status of every peer that published one. */
+  readPeerStatuses(): Promise<PeerStatus[]>;
+  /** When the newest snapshot was stored (ms since the epoch); `undefined` without any. */
+  newestSnapshotAt(): Promise<number | undefined>;
+  /** Terminates this instance of its group (the group keeps its size and launches the replacement). */
+  replace(peer: number, instanceId: string): Promise<void>;
 }

@@ -21,7 +21,8 @@ import { Handler, parseFlags, readConfig, UsageError } from './cli-support';
 import { handOffCommand } from './hand-off-command';
 import { EtcdctlMembership, etcdctlPrefix } from './etcdctl';
 import { issueCertificate } from './pki';
-import type { BackupStore, CaStore, MetricsSink } from './ports';
+import type { BackupStore, CaStore, MetricsSink, PeerStatusStore } from './ports';
+import { DirectoryPeerStatusStore, publishPeerStatus, S3PeerStatusStore } from './peer-status';
 import { LocalVolumeProvider } from './local';
 import { promoteSelf } from './learner';
 import { CloudWatchMetricsSink, collectMetrics, publishMetrics } from './metrics-collect';
@@ -77,6 +78,16 @@ function caStoreFor(config: AgentConfig): CaStore | undefined {
   return config.mode === 'aws' ? new SecretsManagerCaStore(config.ca!.secretId!) : new DirectoryCaStore(config.ca!.dir!);
 }
 
+/** The roller reads the peers' statuses next to their volume reports. */
+function peerStatusStoreFor(config: AgentConfig): PeerStatusStore | undefined {
+  if (!config.backup) return undefined;
+  return config.backup.bucket ? new S3PeerStatusStore(config.backup.bucket) : new DirectoryPeerStatusStore(config.backup.dir!);
+}
+
+function volumeProviderFor(config: AgentConfig) {
+  return config.mode === 'aws' ? new AwsVolumeProvider(config) : new LocalVolumeProvider(config);
+}
+
 /** On AWS figures go to CloudWatch; locally the log line is the whole record. */
 function metricsSinkFor(config: AgentConfig): MetricsSink | undefined {
   return config.mode === 'aws' ? new CloudWatchMetricsSink(config.clusterName, config.peerIndex) : undefined;
@@ -88,7 +99,7 @@ const HANDLERS: Record<AgentCommand, Handler> = {
     const flags = parseFlags(rest, ['config']);
     if (!flags.config) throw new UsageError('boot needs --config FILE');
     const config = readConfig(flags.config);
-    const volumes = config.mode === 'aws' ? new AwsVolumeProvider(config) : new LocalVolumeProvider(config);
+    const volumes = volumeProviderFor(config);
     let resolver: { resolve4(name: string): Promise<string[]> } = dns;
     if (config.local?.dnsServers?.length) {
       const custom = new dns.Resolver();
@@ -130,6 +141,8 @@ const HANDLERS: Record<AgentCommand, Handler> = {
     const config = readConfig(parseFlags(rest, ['config']).config);
     const values = await collectMetrics(config, { prefix: etcdctlPrefix(config), store: backupStoreFor(config), log });
     await publishMetrics(config, values, { log, sink: metricsSinkFor(config) });
+    const statuses = peerStatusStoreFor(config);
+    if (statuses) await publishPeerStatus(config, { prefix: etcdctlPrefix(config), instanceId: async () => (await volumeProviderFor(config).identify()).instanceId, store: statuses, log });
     return 0;
   },
   [AGENT_COMMANDS.verifyBackup]: async (rest, log) => {

@@ -82,7 +82,7 @@ export function parseEtcdJson(text: string): any {
 }
 
 /** Fetches `url` (etcd's `/metrics`) with this peer's client certificate. */
-async function fetchText(config: AgentConfig, url: string): Promise<string> {
+export async function fetchText(config: AgentConfig, url: string): Promise<string> {
   const tls = config.tls
     ? {
         ca: await fs.readFile(join(config.pkiDir, 'ca.crt')),

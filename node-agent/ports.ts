@@ -11,6 +11,7 @@ import type { ClusterView, MemberEntry } from './membership';
 import type { CertificateMaterial } from './pki';
 import type { PeerReport, PeerReportBody, SnapshotRef } from './recovery';
 import type { MetricValues } from '../contract/metrics';
+import type { PeerStatusBody } from '../contract/peer-status';
 
 /** Who this instance is. */
 export interface Identity {
@@ -127,4 +128,9 @@ export interface HandOffHost {
   unmountDataDir(): Promise<void>;
   /** Detaches this peer's volume from this instance and returns once it is free for the replacement. */
   detachVolume(log: Logger): Promise<void>;
+}
+
+/** Where a peer publishes its etcd's status for the roller: the backup bucket on AWS, the backup directory locally. */
+export interface PeerStatusStore {
+  put(body: PeerStatusBody): Promise<void>;
 }

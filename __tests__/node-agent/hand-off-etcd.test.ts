@@ -15,6 +15,8 @@ import { EtcdctlLeadership } from '../../node-agent/hand-off-adapters';
 import { decideLeadership } from '../../node-agent/leadership';
 import { parseEtcdJson } from '../../node-agent/metrics-collect';
 import type { HandOffHost, LifecyclePort } from '../../node-agent/ports';
+import { collectPeerStatus } from '../../node-agent/peer-status';
+import { parsePeerStatus } from '../../contract/peer-status';
 import { describeWithEtcd } from '../helpers/etcd';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -83,6 +85,21 @@ for (const [minor, port] of [['3.4', 26700], ['3.5', 27700]] as const) {
       expect(view.members.map((m) => [m.name, m.isLearner, m.healthy]).sort()).toEqual(names.map((n) => [n, false, true]));
       for (const m of view.members) expect(m.appliedIndex).toBeGreaterThan(20);
       expect(view.leaderIndex).toBeGreaterThan(20);
+    });
+
+    test('each member publishes the status the roller reads: one leader, its version, the cluster version, one revision', async () => {
+      const statuses = [];
+      for (const i of [0, 1, 2]) {
+        const body = await collectPeerStatus(config, { prefix: [], instanceId: `i-${i}`, ownEndpoint: client(i) });
+        statuses.push(parsePeerStatus(JSON.stringify(body), Date.now())!);
+      }
+      expect(statuses.filter((s) => s.role === 'leader')).toHaveLength(1);
+      expect(statuses.map((s) => s.role).sort()).toEqual(['follower', 'follower', 'leader']);
+      for (const s of statuses) {
+        expect(s).toMatchObject({ healthy: true, etcdVersion: bin().version, clusterVersion: `${minor}.0` });
+        expect(s.revision).toBe(statuses[0].revision);
+        expect(s.revision).toBeGreaterThanOrEqual(21);
+      }
     });
 
     test('a follower hands off without touching leadership', async () => {
