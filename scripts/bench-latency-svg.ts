@@ -14,18 +14,18 @@ interface Panel {
   readonly x0: number;
 }
 
-/** A "nice" upper bound for an axis: 1, 2 or 5 times a power of ten at or above `max`. */
+/** A round upper bound for an axis: the first of 1, 1.2, 1.5, 2, 2.5, 3, 4, 5, 6, 8 times a power of ten at or above `max`. */
 export function niceCeiling(max: number): number {
   if (!(max > 0)) return 1;
   const power = 10 ** Math.floor(Math.log10(max));
-  return [1, 2, 5, 10].map((m) => m * power).find((c) => c >= max)!;
+  return [1, 1.2, 1.5, 2, 2.5, 3, 4, 5, 6, 8, 10].map((m) => +(m * power).toPrecision(6)).find((c) => c >= max)!;
 }
 
 /** The SVG document; `caption` says when, where and on which etcd the figures were measured. */
 export function renderLatencySvg(rows: readonly LatencyRow[], caption: string, clients: number): string {
   const width = 860;
-  const height = 380;
-  const top = 50;
+  const height = 390;
+  const top = 64;
   const plotW = 330;
   const plotH = 230;
   const rtts = [...new Set(rows.map((r) => r.rttMs))].sort((a, b) => a - b);
@@ -44,7 +44,7 @@ export function renderLatencySvg(rows: readonly LatencyRow[], caption: string, c
     const yMax = niceCeiling(Math.max(...rows.map(panel.value).filter(Number.isFinite)));
     const x = (rtt: number) => panel.x0 + (rtts.length === 1 ? plotW / 2 : ((rtt - rtts[0]) / (rtts[rtts.length - 1] - rtts[0])) * plotW);
     const y = (v: number) => top + plotH - (v / yMax) * plotH;
-    out.push(`<text x="${panel.x0 + plotW / 2}" y="${top - 2}" text-anchor="middle">${esc(panel.title)}</text>`);
+    out.push(`<text x="${panel.x0 + plotW / 2}" y="${top - 10}" text-anchor="middle">${esc(panel.title)}</text>`);
     out.push(`<rect x="${panel.x0}" y="${top}" width="${plotW}" height="${plotH}" fill="none" stroke="#999"/>`);
     for (let i = 0; i <= 4; i++) {
       const v = (yMax * i) / 4;

@@ -12,7 +12,7 @@
 import { ChildProcess, spawn } from 'child_process';
 import { existsSync, openSync, promises as fs } from 'fs';
 import { Agent, request } from 'http';
-import { cpus } from 'os';
+import { cpus, loadavg } from 'os';
 import { join } from 'path';
 import { peerName } from '../contract/naming';
 import { etcdBinaries, EtcdBinaries, etcdEnv } from '../runtime/etcd-binaries';
@@ -168,7 +168,8 @@ async function main(args: LatencyArgs): Promise<void> {
   const etcd = etcdBinaries(args.etcd);
   const dataRoot = join(args.dataDir ?? (existsSync('/dev/shm') ? '/dev/shm' : '/tmp'), `etcdlat-bench-${process.pid}`);
   const machine = `${cpus().length} × ${cpus()[0]?.model.trim() ?? 'unknown CPU'}`;
-  console.log(`latency benchmark: etcd ${etcd.version}, ${machine}, ${args.rounds} round(s), data in ${dataRoot}`);
+  const loadBefore = loadavg()[0];
+  console.log(`latency benchmark: etcd ${etcd.version}, ${machine}, ${args.rounds} round(s), data in ${dataRoot}, load average ${loadBefore.toFixed(1)}`);
 
   const zones = new DelayedZones(ZONES);
   const client = new WriteClient(args.clients);
@@ -266,9 +267,10 @@ async function main(args: LatencyArgs): Promise<void> {
       console.log(`+${l.rttMs} ms: TCP connect zone 0 → zone 1 p50 ${l.measuredRttMsP50.toFixed(2)} ms, p99 ${l.measuredRttMsP99.toFixed(2)} ms; delay line late p99 ≤ ${l.lineLateP99UsWorst.toFixed(0)} µs, max ${l.lineLateMaxUs.toFixed(0)} µs, ${l.droppedFrames} frames dropped`);
     }
     const withinZone = `within a zone (no delay line): TCP connect p50 ${median(withinZoneMs).toFixed(2)} ms, p99 ${percentile(withinZoneMs, 99).toFixed(2)} ms; delay lines at real-time priority: ${[...lineStatsByRtt.values()].flat().every((s) => s.realtime) ? 'yes' : 'no'}`;
-    console.log(`${withinZone}\n${ceiling}\netcd ${etcd.version}, ${machine}, ${date.slice(0, 16)}Z, ${args.rounds} round(s) of ${args.writes} single-client writes and ${args.seconds} s of ${args.clients} clients per cell`);
+    const load = `load average (1 min) ${loadBefore.toFixed(1)} before, ${loadavg()[0].toFixed(1)} after`;
+    console.log(`${withinZone}\n${ceiling}\netcd ${etcd.version}, ${machine}, ${load}, ${date.slice(0, 16)}Z, ${args.rounds} round(s) of ${args.writes} single-client writes and ${args.seconds} s of ${args.clients} clients per cell`);
     if (args.json) {
-      await fs.writeFile(args.json, JSON.stringify({ etcdVersion: etcd.version, machine, date, args, delayLine: { ceiling, withinZone, rtts: lines }, rows }, null, 2) + '\n');
+      await fs.writeFile(args.json, JSON.stringify({ etcdVersion: etcd.version, machine, load, date, args, delayLine: { ceiling, withinZone, rtts: lines }, rows }, null, 2) + '\n');
     }
     if (args.svg) {
       await fs.writeFile(args.svg, renderLatencySvg(rows, `etcd ${etcd.version}, ${machine}, ${date.slice(0, 10)}; RTT added by user-space delay lines; data in ${args.dataDir ?? 'tmpfs'}`, args.clients));

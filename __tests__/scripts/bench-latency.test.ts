@@ -87,9 +87,11 @@ describe('rows and the ratio table', () => {
   });
 
   test.each([
-    [0.7, 1],
-    [3.2, 5],
-    [1200, 2000],
+    [0.7, 0.8],
+    [3.2, 4],
+    [1024, 1200],
+    [1200, 1200],
+    [14.4, 15],
     [0, 1],
   ])('axis ceiling of %p is %p', (max, ceiling) => {
     expect(niceCeiling(max)).toBe(ceiling);
