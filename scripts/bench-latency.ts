@@ -10,13 +10,14 @@
  *   npm run bench:latency -- [--rounds 3] [--json FILE] [--svg FILE] ... (see USAGE)
  */
 import { ChildProcess, spawn } from 'child_process';
-import { existsSync, openSync, promises as fs } from 'fs';
+import { existsSync, promises as fs } from 'fs';
 import { Agent, request } from 'http';
 import { cpus, loadavg } from 'os';
 import { join } from 'path';
 import { peerName } from '../contract/naming';
 import { etcdBinaries, EtcdBinaries, etcdEnv } from '../runtime/etcd-binaries';
 import { done, notYet, pollUntil, sleep } from '../runtime/retry';
+import { killAndWait, spawnInNamespace } from '../simulation/processes';
 import { BenchHost, connectTimesMs, DelayedZones, DelayLineStats, DELAY_LINE_SCRIPT, runIn } from '../simulation/bench-net';
 import { CellRound, LatencyArgs, median, parseLatencyArgs, percentile, renderLatencyTable, rowsOf, TARGETS } from './bench-latency-figures';
 import { renderLatencySvg } from './bench-latency-svg';
@@ -81,19 +82,19 @@ async function startCluster(zones: DelayedZones, peers: number, etcd: EtcdBinari
   for (const m of members) {
     const dir = join(dataRoot, `p${peers}-${m.index}`);
     await fs.mkdir(dir, { recursive: true });
-    const log = openSync(join(dataRoot, `p${peers}-${m.index}.log`), 'a');
-    m.etcd = spawn(
-      'ip',
+    m.etcd = spawnInNamespace(
+      m.host.namespace,
+      etcd.etcd,
       // prettier-ignore
-      ['netns', 'exec', m.host.namespace, etcd.etcd,
-        '--name', peerName(m.index), '--data-dir', join(dir, 'data'),
+      ['--name', peerName(m.index), '--data-dir', join(dir, 'data'),
         '--listen-client-urls', m.url, '--advertise-client-urls', m.url,
         '--listen-peer-urls', `http://${m.host.ip}:2380`, '--initial-advertise-peer-urls', `http://${m.host.ip}:2380`,
         '--initial-cluster', initialCluster, '--initial-cluster-token', `bench-${peers}`, '--initial-cluster-state', 'new',
         // A slow 2-core machine must not call elections in the middle of a cell; heartbeats stay at etcd's default.
         '--heartbeat-interval', '100', '--election-timeout', '3000',
         '--enable-grpc-gateway', '--log-level', 'warn'],
-      { env: etcdEnv(etcd), stdio: ['ignore', log, log] },
+      join(dataRoot, `p${peers}-${m.index}.log`),
+      etcdEnv(etcd),
     );
   }
   return members;
@@ -149,7 +150,8 @@ async function concurrentClients(client: WriteClient, url: string, clients: numb
 const probes: ChildProcess[] = [];
 
 async function startSink(host: BenchHost): Promise<void> {
-  const sink = spawn('ip', ['netns', 'exec', host.namespace, 'python3', DELAY_LINE_SCRIPT, 'sink', String(PROBE_PORT)], { stdio: ['ignore', 'pipe', 'inherit'] });
+  // Own process group, like the members: a Ctrl-C reaches this script only, which then stops everything itself.
+  const sink = spawn('ip', ['netns', 'exec', host.namespace, 'python3', DELAY_LINE_SCRIPT, 'sink', String(PROBE_PORT)], { stdio: ['ignore', 'pipe', 'inherit'], detached: true });
   probes.push(sink);
   await new Promise((resolve) => sink.stdout!.once('data', resolve));
 }
@@ -173,20 +175,22 @@ async function main(args: LatencyArgs): Promise<void> {
 
   const zones = new DelayedZones(ZONES);
   const client = new WriteClient(args.clients);
+  const clusters = new Map<number, Member[]>();
   let cleaning: Promise<void> | undefined;
   const cleanUp = () =>
     (cleaning ??= (async () => {
       client.close();
-      for (const p of probes) p.kill('SIGKILL');
+      await Promise.all([...probes, ...[...clusters.values()].flat().map((m) => m.etcd)].map((p) => killAndWait(p, 5000)));
       await zones.destroy();
       await fs.rm(dataRoot, { recursive: true, force: true });
     })());
+  // Every signal joins the one clean-up (npm forwards a Ctrl-C a second time; a default handler would die mid-way).
   const onSignal = (signal: NodeJS.Signals) => {
     console.error(`\n${signal}: cleaning up namespaces, delay lines and etcd`);
     void cleanUp().finally(() => process.exit(130));
   };
-  process.once('SIGINT', onSignal);
-  process.once('SIGTERM', onSignal);
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
 
   try {
     await zones.create();
@@ -205,7 +209,6 @@ async function main(args: LatencyArgs): Promise<void> {
     const ceiling = `bulk TCP between zones through the delay lines (0 ms): ${throughLines.toFixed(0)} MiB/s, up to ${framesPerSecond.toFixed(0)} frames/s per line; within a zone (no line): ${bulkWithinZone.toFixed(0)} MiB/s`;
     console.log(ceiling);
 
-    const clusters = new Map<number, Member[]>();
     for (const peers of args.peers) clusters.set(peers, await startCluster(zones, peers, etcd, dataRoot));
     for (const [peers, members] of clusters) {
       await pollUntil(async () => ((await leaderOf(client, members)) ? done(undefined) : notYet('no agreed leader yet')), { timeoutMs: 60_000, delayMs: 500 });

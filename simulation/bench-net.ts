@@ -95,7 +95,7 @@ class DelayLine {
   }
 
   static async start(zone: BenchZone): Promise<DelayLine> {
-    const child = spawn('python3', [DELAY_LINE_SCRIPT, 'line', zone.zoneTap, zone.routerTap], { stdio: ['pipe', 'pipe', 'inherit'] });
+    const child = spawn('python3', [DELAY_LINE_SCRIPT, 'line', zone.zoneTap, zone.routerTap], { stdio: ['pipe', 'pipe', 'inherit'], detached: true });
     const line = new DelayLine(zone, child);
     await line.next(`start the delay line of zone ${zone.index}`);
     return line;
@@ -154,8 +154,12 @@ export class DelayedZones {
     return this.rttMs;
   }
 
-  /** Cleans what a killed run left, then builds the router, the bridges and a delay line per zone (no delay yet). */
+  /**
+   * Cleans what a killed run left, then builds the router, the bridges and a delay line per zone (no delay yet).
+   * Refuses while another live process owns the benchmark's network: its clean-up would tear that run down.
+   */
   async create(): Promise<void> {
+    await claimBenchNetwork();
     await removeLeftoverBenchNetwork();
     await runChecked('ip', ['netns', 'add', ROUTER_NAMESPACE]);
     await runChecked('ip', ['-n', ROUTER_NAMESPACE, 'link', 'set', 'lo', 'up']);
@@ -210,7 +214,33 @@ export class DelayedZones {
     this.lines.length = 0;
     await removeLeftoverBenchNetwork();
     this.hosts.length = 0;
+    await releaseBenchNetwork();
   }
+}
+
+/** Which process owns the benchmark's network (namespaces, bridges, 10.78.0.0/16) now. */
+const OWNER_FILE = `/run/${BENCH_PREFIX}-owner.pid`;
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+async function claimBenchNetwork(): Promise<void> {
+  const owner = Number((await fs.readFile(OWNER_FILE, 'utf8').catch(() => '')).trim());
+  if (owner && owner !== process.pid && isAlive(owner)) {
+    throw new Error(`process ${owner} owns the benchmark's network (${OWNER_FILE}): wait for that bench:latency or test to end, or stop it`);
+  }
+  await fs.writeFile(OWNER_FILE, String(process.pid));
+}
+
+async function releaseBenchNetwork(): Promise<void> {
+  const owner = Number((await fs.readFile(OWNER_FILE, 'utf8').catch(() => '')).trim());
+  if (owner === process.pid) await fs.rm(OWNER_FILE, { force: true });
 }
 
 /** Runs a command in a host's namespace. */
