@@ -14,6 +14,7 @@ import { EtcdMonitoring, MonitoringOptions } from './monitoring';
 import { autoScalingGroupName, clientUrl, normalizeDomain, peerFqdn, peerIndices, peerName, zoneIndexOf } from '../contract/naming';
 import { EtcdNetwork, EtcdNetworkProps } from './network';
 import { EtcdPeer, PeerVolumeOptions, resolveVolumeOptions } from './peer';
+import { EtcdRoller, RollingOptions, validateRollingOptions } from './roller';
 import { EtcdSecurity } from './security';
 import { DEFAULT_TOLERANCE, describeSurvivability, survivability, Tolerance, validateSizeAndZones } from '../contract/topology';
 import { renderUserData } from './user-data';
@@ -122,7 +123,7 @@ export interface EtcdClusterProps {
    */
   readonly reconcileEveryMinutes?: number;
   /**
-   * Run the DNS updater one invocation at a time (reserved concurrency 1). See `EtcdDnsUpdaterProps.oneInvocationAtATime`.
+   * Run the DNS updater, and the roller, one invocation at a time each (reserved concurrency 1). See `EtcdDnsUpdaterProps.oneInvocationAtATime`.
    * @default true
    */
   readonly dnsUpdaterOneInvocationAtATime?: boolean;
@@ -162,6 +163,8 @@ export interface EtcdClusterProps {
    * @default 180
    */
   readonly handOffTimeoutSeconds?: number;
+  /** Rolling a launch template change out, one peer at a time. See {@link RollingOptions} for defaults. */
+  readonly rolling?: RollingOptions;
 }
 
 const DEFAULT_ETCD_VERSION = '3.5.33';
@@ -181,6 +184,8 @@ export class EtcdCluster extends Construct {
   /** Snapshot bucket, unless backups are disabled. */
   public readonly backups?: EtcdBackups;
   public readonly dnsUpdater: EtcdDnsUpdater;
+  /** The roller, unless rolling is off (or backups are). */
+  public readonly roller?: EtcdRoller;
   /** Metric permissions, alarms, their topic and the dashboard. */
   public readonly monitoring: EtcdMonitoring;
   /** Peers by index. */
@@ -212,6 +217,10 @@ export class EtcdCluster extends Construct {
     const instanceType = props.instanceType ?? 'm6i.large';
     const etcd = resolveEtcdRelease(props.etcd);
     refuseUnreachableEtcd(props);
+    validateRollingOptions(props.rolling);
+    if (props.rolling?.enabled === true && props.backup?.enabled === false) {
+      throw new Error('rolling.enabled needs backups: the peers publish their status in the backup bucket; set backup.enabled: true or rolling.enabled: false');
+    }
     if (props.volume?.kmsKeyArn !== undefined) validateKmsKeyArn(props.volume.kmsKeyArn, 'volume.kmsKeyArn');
 
     this.encryption = new EtcdEncryption(this, 'encryption', { clusterName: props.clusterName, kmsKeyArn: props.kmsKeyArn });
@@ -300,6 +309,7 @@ export class EtcdCluster extends Construct {
         instanceType,
         volume: { ...props.volume, kmsKeyArn: volumeKmsKeyArn },
         handOffTimeoutSeconds: props.handOffTimeoutSeconds,
+        rollGeneration: props.rolling?.generation,
         userData: renderUserData({
           agentConfig,
           agentBucket: this.artifacts.bucket.bucket,
@@ -312,6 +322,20 @@ export class EtcdCluster extends Construct {
         dependsOn: this.dnsUpdater.wiring,
       });
     });
+
+    if (this.backups && props.rolling?.enabled !== false) {
+      const { enabled: _enabled, generation: _generation, ...rolling } = props.rolling ?? {};
+      this.roller = new EtcdRoller(this, 'roller', {
+        clusterName: props.clusterName,
+        peerCount: size,
+        backupBucketName: this.backups.bucket.bucket,
+        backupBucketArn: this.backups.bucket.arn,
+        targetVersion: etcd.version,
+        oneInvocationAtATime: props.dnsUpdaterOneInvocationAtATime,
+        kmsKeyArn,
+        ...rolling,
+      });
+    }
 
     // Output names are `<construct id>_<what>`, so `terraform output` reads plainly and two clusters in one stack don't clash.
     const out = (name: string, value: unknown, description: string) =>

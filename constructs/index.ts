@@ -12,3 +12,4 @@ export * from './monitoring';
 export * from './private-bucket';
 export * from '../contract/naming';
 export * from '../contract/topology';
+export * from './roller';

@@ -5,7 +5,7 @@ import { EbsVolume } from '@cdktf/provider-aws/lib/ebs-volume';
 import { LaunchTemplate } from '@cdktf/provider-aws/lib/launch-template';
 import { base64WithReferences } from './terraform-strings';
 import { LAUNCH_HOOK_NAME, LAUNCH_TRANSITION, TERMINATE_HOOK_NAME, TERMINATE_TRANSITION } from '../contract/events';
-import { autoScalingGroupName, peerName, peerTags } from '../contract/naming';
+import { autoScalingGroupName, peerName, peerTags, ROLL_GENERATION_TAG_KEY } from '../contract/naming';
 
 /** gp3 limits (EC2 CreateVolume): size 1–65,536 GiB, 3,000–80,000 IOPS, 125–2,000 MiB/s, ≤ 500 IOPS/GiB, ≤ 0.25 MiB/s per IOPS. */
 export const GP3_LIMITS = {
@@ -79,6 +79,12 @@ export interface EtcdPeerProps {
    */
   readonly handOffTimeoutSeconds?: number;
   /**
+   * Written as an instance tag into the launch template when above 0, so raising it makes every running
+   * instance out of date and the roller replaces them all (see `RollingOptions.generation`).
+   * @default 0
+   */
+  readonly rollGeneration?: number;
+  /**
    * Seconds after launch before EC2 health checks count: covers attach, mount and the DNS wait.
    * @default 600
    */
@@ -148,7 +154,7 @@ export class EtcdPeer extends Construct {
       ],
       userData: base64WithReferences(props.userData),
       tagSpecifications: [
-        { resourceType: 'instance', tags },
+        { resourceType: 'instance', tags: props.rollGeneration ? { ...tags, [ROLL_GENERATION_TAG_KEY]: String(props.rollGeneration) } : tags },
         { resourceType: 'volume', tags: { ...tags, Name: `${props.clusterName}-${name}-root` } },
       ],
       tags,

@@ -24,6 +24,8 @@ export const PLACEHOLDER_ADDRESS = '192.0.2.1';
 export const CLUSTER_TAG_KEY = 'etcd-cluster:name';
 /** Tag key carrying the peer index, on volumes, instances and groups. */
 export const PEER_INDEX_TAG_KEY = 'etcd-cluster:peer-index';
+/** Instance tag in every launch template while `rolling.generation` is above 0: raising it rolls every peer. */
+export const ROLL_GENERATION_TAG_KEY = 'etcd-cluster:roll-generation';
 
 /** Filesystem label the agent gives a volume it formats (ext4 labels hold 16 bytes). */
 export function volumeLabel(peerIndex: number): string {

@@ -7,13 +7,13 @@ describe('DNS updater construct', () => {
   });
 
   test('one invocation at a time (reserved concurrency 1), so a reconcile and a launch hook never overlap', () => {
-    const functions = Object.values(stack.resources('aws_lambda_function'));
+    const functions = Object.values(stack.resources('aws_lambda_function')).filter((f) => f.function_name === 'test-etcd-dns-updater');
     expect(functions).toHaveLength(1);
     expect(functions[0].reserved_concurrent_executions).toBe(1);
   });
 
   test('an account too small to reserve concurrency can opt out; the writes stay conditional', () => {
-    const fn = Object.values(synthCluster({ dnsUpdaterOneInvocationAtATime: false }).resources('aws_lambda_function'))[0];
+    const fn = Object.values(synthCluster({ dnsUpdaterOneInvocationAtATime: false }).resources('aws_lambda_function')).find((f) => f.function_name === 'test-etcd-dns-updater')!;
     expect(fn.reserved_concurrent_executions).toBeUndefined();
   });
 

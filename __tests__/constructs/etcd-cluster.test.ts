@@ -125,7 +125,7 @@ describe('default cluster: 9 peers over 3 zones', () => {
   });
 
   test('the Lambda is bundled as an asset with its environment', () => {
-    const fn = Object.values(stack.resources('aws_lambda_function'))[0];
+    const fn = Object.values(stack.resources('aws_lambda_function')).find((f) => f.function_name === 'test-etcd-dns-updater')!;
     expect(fn.filename).toMatch(/^assets\/.+\.zip$/);
     expect(fn.handler).toBe('index.handler');
     expect(fn.runtime).toBe('nodejs22.x');
@@ -277,8 +277,12 @@ describe('snapshots', () => {
     expect(versioning.versioning_configuration.status).toBe('Enabled');
     const sse = Object.values(stack.resources('aws_s3_bucket_server_side_encryption_configuration')).find((v) => v.bucket.includes(bucketName))!;
     expect(sse.rule[0].apply_server_side_encryption_by_default.kms_master_key_id).toMatch(/aws_kms_key/);
-    const statements = [...Object.values(stack.resources('aws_iam_role_policy')), ...Object.values(stack.resources('aws_iam_policy'))].flatMap((p) => policyStatements(p.policy));
-    const writes = statements.filter((st) => [st.Resource].flat().some((r: string) => r.includes(bucketName)));
+    // The peers' policies; the roller only reads (its own test checks what).
+    const policies = [...Object.values(stack.resources('aws_iam_role_policy')), ...Object.values(stack.resources('aws_iam_policy'))];
+    const onBucket = (p: Record<string, any>) => policyStatements(p.policy).filter((st) => [st.Resource].flat().some((r: string) => r.includes(bucketName)));
+    const roller = policies.filter((p) => p.name === 'etcd-roller').flatMap(onBucket);
+    expect(roller.flatMap((st) => st.Action).sort()).toEqual(['s3:GetObject', 's3:ListBucket']);
+    const writes = policies.filter((p) => p.name !== 'etcd-roller').flatMap(onBucket);
     const bucketArn = `\${aws_s3_bucket.${bucketName}.arn}`;
     const objects = [`${bucketArn}/snapshots/*`, `${bucketArn}/peers/*`];
     expect(writes).toEqual([

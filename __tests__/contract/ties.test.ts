@@ -11,6 +11,7 @@ import { parseAgentConfig } from '../../contract/agent-config';
 import { LAUNCH_HOOK_NAME, LAUNCH_TRANSITION, SUBSCRIBED_DETAIL_TYPES, TERMINATE_HOOK_NAME, TERMINATE_TRANSITION } from '../../contract/events';
 import { CLUSTER_TAG_KEY, PEER_INDEX_TAG_KEY } from '../../contract/naming';
 import { updaterSettingsFromEnv } from '../../contract/updater-settings';
+import { rollerSettingsFromEnv } from '../../contract/roller-settings';
 import { classifyEvent } from '../../lambda/events';
 import { main } from '../../node-agent/cli';
 import { renderEtcdConfig } from '../../node-agent/etcd-config';
@@ -89,8 +90,16 @@ describe('the contract between synth, event and boot time', () => {
     expect(indices.sort((a, b) => a - b)).toEqual([0, 1, 2, 3, 4, 5, 6, 7, 8]);
   });
 
+  test("the roller's environment is what the roller reads, and its target is the version every launch template installs", () => {
+    const fn = Object.values(stack.resources('aws_lambda_function')).find((f) => f.function_name === 'test-etcd-roller')!;
+    const settings = rollerSettingsFromEnv(fn.environment.variables);
+    expect(settings).toMatchObject({ clusterName: 'test', peerCount: 9, replaceDeadlineSeconds: 1200 });
+    expect(settings.backupBucket).toMatch(/^\$\{aws_s3_bucket\./);
+    for (const script of scripts) expect(script).toContain(`ETCD_VERSION=${settings.targetVersion}\n`);
+  });
+
   test("the Lambda's environment is what the Lambda reads", () => {
-    const fn = Object.values(stack.resources('aws_lambda_function'))[0];
+    const fn = Object.values(stack.resources('aws_lambda_function')).find((f) => f.function_name === 'test-etcd-dns-updater')!;
     const settings = updaterSettingsFromEnv(fn.environment.variables);
     expect(settings).toMatchObject({ clusterName: 'test', domain: 'test.etcd.internal', peerCount: 9, recordTtl: 10 });
   });
@@ -103,7 +112,7 @@ describe('the contract between synth, event and boot time', () => {
       .flatMap((g) => g.initial_lifecycle_hook ?? [])
       .filter((h) => h.lifecycle_transition === LAUNCH_TRANSITION);
     expect(hooks).toHaveLength(9);
-    const fn = Object.values(stack.resources('aws_lambda_function'))[0];
+    const fn = Object.values(stack.resources('aws_lambda_function')).find((f) => f.function_name === 'test-etcd-dns-updater')!;
     const { clusterName, peerCount } = updaterSettingsFromEnv(fn.environment.variables);
     for (const hook of hooks) expect(hook.name).toBe(LAUNCH_HOOK_NAME);
     for (const groupName of pattern.detail.AutoScalingGroupName as string[]) {

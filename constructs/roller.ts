@@ -1,0 +1,172 @@
+import { Construct } from 'constructs';
+import { TerraformAsset, AssetType } from 'cdktf';
+import { CloudwatchEventRule } from '@cdktf/provider-aws/lib/cloudwatch-event-rule';
+import { CloudwatchEventTarget } from '@cdktf/provider-aws/lib/cloudwatch-event-target';
+import { CloudwatchLogGroup } from '@cdktf/provider-aws/lib/cloudwatch-log-group';
+import { DataAwsPartition } from '@cdktf/provider-aws/lib/data-aws-partition';
+import { IamRole } from '@cdktf/provider-aws/lib/iam-role';
+import { IamRolePolicy } from '@cdktf/provider-aws/lib/iam-role-policy';
+import { LambdaFunction } from '@cdktf/provider-aws/lib/lambda-function';
+import { LambdaPermission } from '@cdktf/provider-aws/lib/lambda-permission';
+import { join } from 'path';
+import { Bundle, bundleEntry } from '../runtime/bundle';
+import { autoScalingGroupName, BACKUP_KEYS, peerIndices } from '../contract/naming';
+import { PEER_STATUS_PREFIX } from '../contract/peer-status';
+import { rollerSettingsToEnv } from '../contract/roller-settings';
+import { LAMBDA_BUNDLE_OPTIONS } from './dns-updater';
+
+/** How the cluster rolls a launch template change out (the roller). */
+export interface RollingOptions {
+  /**
+   * Run the roller: replace out-of-date peers one at a time, the leader last, only while every member is a
+   * healthy caught-up voter. Needs backups (the peers publish their status in the backup bucket).
+   * @default true when backups are on
+   */
+  readonly enabled?: boolean;
+  /**
+   * Minutes between roller runs; each run replaces at most one peer.
+   * @default 2
+   */
+  readonly everyMinutes?: number;
+  /**
+   * Seconds a replaced peer has, from its launch, to come back as a healthy caught-up voter before the roller
+   * stops (and says why: a log line and the `RollerStopped` metric).
+   * @default 1200
+   */
+  readonly replaceDeadlineSeconds?: number;
+  /**
+   * Raise to roll every peer on demand (e.g. to rotate instances): it is an instance tag in every launch
+   * template, so a new value leaves every instance out of date.
+   * @default 0
+   */
+  readonly generation?: number;
+}
+
+/** Props of {@link EtcdRoller}. */
+export interface EtcdRollerProps extends Omit<RollingOptions, 'enabled' | 'generation'> {
+  readonly clusterName: string;
+  readonly peerCount: number;
+  readonly backupBucketName: string;
+  readonly backupBucketArn: string;
+  /** The etcd version the launch templates install. */
+  readonly targetVersion: string;
+  /**
+   * Reserve one concurrent execution so two runs never replace two peers.
+   * @default true
+   */
+  readonly oneInvocationAtATime?: boolean;
+  /** KMS key of the bucket objects, the environment and the logs. */
+  readonly kmsKeyArn: string;
+  /**
+   * Days the roller's logs are kept.
+   * @default 30
+   */
+  readonly logRetentionDays?: number;
+}
+
+/** Checks the rolling options; errors name the prop. */
+export function validateRollingOptions(options: RollingOptions = {}): void {
+  const every = options.everyMinutes ?? 2;
+  if (!Number.isInteger(every) || every < 1 || every > 60) throw new Error(`rolling.everyMinutes must be a whole number from 1 to 60, got ${every}`);
+  const deadline = options.replaceDeadlineSeconds ?? 1200;
+  if (!Number.isInteger(deadline) || deadline < 300 || deadline > 86400) {
+    throw new Error(`rolling.replaceDeadlineSeconds must be a whole number from 300 to 86400 (a replacement boots in minutes), got ${deadline}`);
+  }
+  const generation = options.generation ?? 0;
+  if (!Number.isInteger(generation) || generation < 0) throw new Error(`rolling.generation must be a whole number of 0 or more, got ${generation}`);
+}
+
+/**
+ * The roller: a scheduled Lambda, apart from the DNS updater. It is the one
+ * part of the stack that may terminate peer instances, so it gets a role of
+ * its own (terminate in these groups, read the peers' statuses), a switch of
+ * its own and its own schedule, and the DNS updater, which runs on every
+ * event, keeps a role that cannot terminate anything.
+ */
+export class EtcdRoller extends Construct {
+  public readonly function: LambdaFunction;
+  public readonly scheduleRule: CloudwatchEventRule;
+  public readonly bundle: Bundle;
+
+  constructor(scope: Construct, id: string, props: EtcdRollerProps) {
+    super(scope, id);
+    validateRollingOptions(props);
+    const functionName = `${props.clusterName}-etcd-roller`;
+    const groupNames = peerIndices(props.peerCount).map((i) => autoScalingGroupName(props.clusterName, i));
+    const partition = new DataAwsPartition(this, 'partition').partition;
+    this.bundle = bundleEntry(join(__dirname, '..', 'lambda', 'roller-handler'), LAMBDA_BUNDLE_OPTIONS);
+    const asset = new TerraformAsset(this, 'code', { path: this.bundle.directory, type: AssetType.ARCHIVE });
+    const logGroup = new CloudwatchLogGroup(this, 'logs', { name: `/aws/lambda/${functionName}`, retentionInDays: props.logRetentionDays ?? 30, kmsKeyId: props.kmsKeyArn });
+    const role = new IamRole(this, 'role', {
+      namePrefix: `${props.clusterName}-etcd-roller-`,
+      description: `Roller of etcd cluster ${props.clusterName}: replaces one out-of-date peer at a time`,
+      assumeRolePolicy: JSON.stringify({ Version: '2012-10-17', Statement: [{ Effect: 'Allow', Principal: { Service: 'lambda.amazonaws.com' }, Action: 'sts:AssumeRole' }] }),
+    });
+    new IamRolePolicy(this, 'policy', {
+      name: 'etcd-roller',
+      role: role.id,
+      policy: JSON.stringify({
+        Version: '2012-10-17',
+        Statement: [
+          // Describe calls cannot be scoped to resources; they are read-only.
+          { Sid: 'ReadGroupsAndInstances', Effect: 'Allow', Action: ['autoscaling:DescribeAutoScalingGroups', 'ec2:DescribeInstances'], Resource: '*' },
+          {
+            Sid: 'ReplaceOnlyThisClustersPeers',
+            Effect: 'Allow',
+            Action: ['autoscaling:TerminateInstanceInAutoScalingGroup'],
+            Resource: groupNames.map((name) => `arn:${partition}:autoscaling:*:*:autoScalingGroup:*:autoScalingGroupName/${name}`),
+          },
+          { Sid: 'ReadPeerStatuses', Effect: 'Allow', Action: ['s3:GetObject'], Resource: `${props.backupBucketArn}/${PEER_STATUS_PREFIX}*` },
+          {
+            Sid: 'ListPeerStatusesAndSnapshots',
+            Effect: 'Allow',
+            Action: ['s3:ListBucket'],
+            Resource: props.backupBucketArn,
+            Condition: { StringLike: { 's3:prefix': [`${PEER_STATUS_PREFIX}*`, `${BACKUP_KEYS.frequent}*`] } },
+          },
+          { Sid: 'DecryptStatusesAndEnvironment', Effect: 'Allow', Action: ['kms:Decrypt'], Resource: props.kmsKeyArn },
+          { Sid: 'OwnLogs', Effect: 'Allow', Action: ['logs:CreateLogStream', 'logs:PutLogEvents'], Resource: `${logGroup.arn}:*` },
+        ],
+      }),
+    });
+    this.function = new LambdaFunction(this, 'function', {
+      functionName,
+      description: `Replaces out-of-date etcd peers of ${props.clusterName} one at a time, the leader last`,
+      role: role.arn,
+      runtime: 'nodejs22.x',
+      handler: 'index.handler',
+      filename: asset.path,
+      sourceCodeHash: this.bundle.sha256,
+      memorySize: 256,
+      timeout: 60,
+      // Two overlapping runs could each see a healthy cluster and replace a peer each: two down.
+      reservedConcurrentExecutions: props.oneInvocationAtATime === false ? undefined : 1,
+      kmsKeyArn: props.kmsKeyArn,
+      environment: {
+        variables: rollerSettingsToEnv({
+          clusterName: props.clusterName,
+          peerCount: props.peerCount,
+          backupBucket: props.backupBucketName,
+          targetVersion: props.targetVersion,
+          replaceDeadlineSeconds: props.replaceDeadlineSeconds ?? 1200,
+        }),
+      },
+      loggingConfig: { logFormat: 'JSON', logGroup: logGroup.name },
+      dependsOn: [logGroup],
+    });
+    const every = props.everyMinutes ?? 2;
+    this.scheduleRule = new CloudwatchEventRule(this, 'schedule', {
+      name: `${props.clusterName}-etcd-roller`,
+      description: `Runs the etcd roller of ${props.clusterName}`,
+      scheduleExpression: every === 1 ? 'rate(1 minute)' : `rate(${every} minutes)`,
+    });
+    new CloudwatchEventTarget(this, 'schedule-target', { rule: this.scheduleRule.name, arn: this.function.arn });
+    new LambdaPermission(this, 'schedule-permission', {
+      statementId: 'allow-schedule',
+      action: 'lambda:InvokeFunction',
+      functionName: this.function.functionName,
+      principal: 'events.amazonaws.com',
+      sourceArn: this.scheduleRule.arn,
+    });
+  }
+}
