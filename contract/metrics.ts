@@ -29,6 +29,7 @@ export const METRICS = {
   memberListAgrees: { name: 'MemberListAgrees', unit: 'Count', perPeer: false, about: '1 when every member reports the same member list and cluster id' },
   backupVerifyFailures: { name: 'BackupVerifyFailures', unit: 'Count', perPeer: false, about: 'newest snapshots that could not be restored and served' },
   defragFreedBytes: { name: 'DefragFreedBytes', unit: 'Bytes', perPeer: true, about: 'bytes a defragmentation gave back' },
+  rollerStopped: { name: 'RollerStopped', unit: 'Count', perPeer: false, about: '1 while the roller has stopped: a replaced peer did not come back, or the target version skips a minor' },
   dnsUpdaterErrors: { name: 'DnsUpdaterErrors', unit: 'Count', perPeer: false, about: 'DNS updater invocations that failed' },
   agentBootFailures: { name: 'AgentBootFailures', unit: 'Count', perPeer: true, about: 'node agent boots that failed (etcd stayed down)' },
 } as const satisfies Record<string, { name: string; unit: MetricUnit; perPeer: boolean; about: string }>;

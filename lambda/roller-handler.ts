@@ -5,7 +5,7 @@
  * decides from Auto Scaling and the peers' published statuses as they are now.
  */
 import { DEFAULT_ROLL_POLICY, decideRoll, RollDecision, RollPeer } from './roller';
-import { METRIC_DIMENSIONS, METRIC_NAMESPACE } from '../contract/metrics';
+import { METRIC_DIMENSIONS, METRIC_NAMESPACE, METRICS } from '../contract/metrics';
 import { peerIndices } from '../contract/naming';
 import { RollerSettings, rollerSettingsFromEnv } from '../contract/roller-settings';
 import { jsonLogger, Logger } from '../runtime/log';
@@ -13,7 +13,7 @@ import type { RollerPort } from './port';
 import { AwsRollerPort } from './roller-aws';
 
 /** The metric a stopped roll raises (an embedded-metric log line: Lambda's logs carry it to CloudWatch). */
-export const ROLLER_STOPPED_METRIC = 'RollerStopped';
+export const ROLLER_STOPPED_METRIC = METRICS.rollerStopped.name;
 
 /** One run: reads, decides, replaces at most one peer, and logs the decision with the figure of the stop metric. */
 export async function handleRoll(settings: RollerSettings, port: RollerPort, log: Logger, now: () => number = Date.now): Promise<RollDecision> {

@@ -18,6 +18,7 @@ describe('monitoring', () => {
     ['AgentBootFailures', 'GreaterThanOrEqualToThreshold', 1, 'Sum', 'notBreaching'],
     ['VerifiedRestoreAgeSeconds', 'GreaterThanThreshold', 86400, 'Minimum', 'breaching'],
     ['BackupVerifyFailures', 'GreaterThanOrEqualToThreshold', 1, 'Maximum', 'notBreaching'],
+    ['RollerStopped', 'GreaterThanOrEqualToThreshold', 1, 'Maximum', 'notBreaching'],
   ])('%s alarms (%s %d, %s) in namespace EtcdCluster and notifies the topic', (metric, comparison, threshold, statistic, missing) => {
     const [alarm] = byMetric(metric);
     expect(byMetric(metric)).toHaveLength(1);
