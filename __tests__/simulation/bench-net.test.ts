@@ -1,5 +1,5 @@
 import { execFileSync, spawn } from 'child_process';
-import { existsSync } from 'fs';
+import { existsSync, writeFileSync } from 'fs';
 import { addedRttMs, BenchHost, connectTimesMs, DELAY_LINE_SCRIPT, DelayedZones, holdPerLineMs, removeLeftoverBenchNetwork } from '../../simulation/bench-net';
 import { describeWithRoot } from '../helpers/privileges';
 
@@ -79,6 +79,16 @@ describeWithRoot('delay line between two zones (root, TAP devices, namespaces)',
     expect(Date.now() - started).toBeLessThan(2000);
     const times: number[] = JSON.parse(execFileSync('python3', [DELAY_LINE_SCRIPT, 'connect', b.ip, '5999', '5'], { encoding: 'utf8' }));
     expect(median(times)).toBeLessThan(5);
+  });
+
+  test('while another live process owns the network, a second run refuses instead of tearing it down', async () => {
+    writeFileSync('/run/etcdlat-owner.pid', '1'); // init: alive, and not this process
+    try {
+      await expect(new DelayedZones(1).create()).rejects.toThrow(/process 1 owns the benchmark's network/);
+    } finally {
+      writeFileSync('/run/etcdlat-owner.pid', String(process.pid));
+    }
+    expect(median(await connectTimesMs(a, b.ip, 5999, 3))).toBeGreaterThan(0);
   });
 
   test('clean-up leaves no namespace, bridge or TAP of the benchmark', async () => {
