@@ -8,7 +8,7 @@
  * the user's `~/.terraformrc` and never reach a registry.
  */
 import { execFileSync } from 'child_process';
-import { existsSync, mkdtempSync, readdirSync, writeFileSync } from 'fs';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, writeFileSync } from 'fs';
 import { homedir, tmpdir } from 'os';
 import { join } from 'path';
 
@@ -99,4 +99,38 @@ export function runTerraform(setup: TerraformSetup, dir: string, args: string[])
     const e = error as { status?: number; stdout?: string; stderr?: string };
     return { status: e.status ?? 1, output: `${e.stdout ?? ''}${e.stderr ?? ''}` };
   }
+}
+
+/** The newest mirrored hashicorp/aws of `major`, at least `floor`, if any. */
+export function newestAws(setup: TerraformSetup, major: number, floor: string): string | undefined {
+  return setup.awsVersions.filter((v) => Number(v.split('.')[0]) === major && compareVersions(v, floor) >= 0).pop();
+}
+
+/**
+ * Copies a synthesized stack directory into a scratch one for Terraform: the JSON untouched, plus an override file
+ * that narrows the AWS provider to `version` and `tests/mock.tftest.hcl` (with `extraHcl`, e.g. `override_data`).
+ */
+export function stackForTerraform(stackDir: string, version: string, extraHcl = ''): string {
+  const dir = mkdtempSync(join(tmpdir(), 'etcd-tf-stack-'));
+  execFileSync('cp', ['-a', `${stackDir}/.`, dir]);
+  writeFileSync(join(dir, 'version_override.tf.json'), JSON.stringify({ terraform: { required_providers: { aws: { source: 'hashicorp/aws', version } } } }));
+  mkdirSync(join(dir, 'tests'));
+  copyFileSync(join(__dirname, '..', 'terraform', 'mock.tftest.hcl'), join(dir, 'tests', 'mock.tftest.hcl'));
+  if (extraHcl) writeFileSync(join(dir, 'tests', 'mock.tftest.hcl'), `${require('fs').readFileSync(join(dir, 'tests', 'mock.tftest.hcl'), 'utf8')}\n${extraHcl}\n`);
+  return dir;
+}
+
+/**
+ * What `terraform test` of mock.tftest.hcl must print: both runs pass, and the teardown (which destroys what the
+ * apply made) is refused only by the volumes' prevent_destroy, as a real `terraform destroy` is; one per peer.
+ */
+export function expectMockPlanAndApply(output: string, peers: number): void {
+  expect(output).toMatch(/run "plan"\.\.\. pass/);
+  expect(output).toMatch(/run "apply"\.\.\. pass/);
+  expect(output).toContain('2 passed, 0 failed');
+  const errors = output.match(/^Error: .*$/gm) ?? [];
+  expect(new Set(errors)).toEqual(new Set(['Error: Instance cannot be destroyed']));
+  const refused = [...output.matchAll(/^Resource (\S+) has\s*$/gm)].map((m) => m[1]);
+  expect(refused).toHaveLength(peers);
+  for (const address of refused) expect(address).toMatch(/^aws_ebs_volume\.etcd_peer-\d+_volume_/);
 }

@@ -8,9 +8,15 @@ import { execFileSync } from 'child_process';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from 'fs';
 import { tmpdir } from 'os';
 import { join } from 'path';
+import { expectMockPlanAndApply, findTerraform, newestAws, runTerraform, stackForTerraform, TerraformSetup } from '../helpers/terraform';
 
 const root = join(__dirname, '..', '..');
 const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8'));
+const terraform = findTerraform();
+const aws5 = 'why' in terraform ? undefined : newestAws(terraform, 5, '5.100.0');
+/** Real Terraform where it is (the Terraform suite fails CI without it); a visible skip elsewhere. */
+const withTerraform = aws5 ? test : test.skip;
+if (!aws5) console.warn(`SKIPPED the consumer stack's terraform tests: ${'why' in terraform ? terraform.why : 'no hashicorp/aws 5.x >= 5.100 in the mirror'}`);
 
 /** The files the README's quick start names (`<!-- quick-start: NAME -->` before a fenced block). */
 export function quickStartFiles(readme: string): Record<string, string> {
@@ -23,6 +29,7 @@ describe('npm pack', () => {
   let files: string[];
   let unpacked: string;
   let consumer: string;
+  let consumerStack: string;
 
   beforeAll(() => {
     const out = mkdtempSync(join(tmpdir(), 'etcd-pack-'));
@@ -95,7 +102,8 @@ describe('npm pack', () => {
       env: { ...process.env, CDKTF_OUTDIR: outdir, CHECKPOINT_DISABLE: '1' },
       stdio: 'pipe',
     });
-    const tf = JSON.parse(readFileSync(join(outdir, 'stacks', 'control-plane-etcd', 'cdk.tf.json'), 'utf8'));
+    consumerStack = join(outdir, 'stacks', 'control-plane-etcd');
+    const tf = JSON.parse(readFileSync(join(consumerStack, 'cdk.tf.json'), 'utf8'));
     const groups = Object.values<any>(tf.resource.aws_autoscaling_group);
     expect(groups).toHaveLength(5);
     expect(tf.resource.aws_vpc).toBeUndefined(); // the consumer's own VPC
@@ -107,4 +115,37 @@ describe('npm pack', () => {
     const assets = join(outdir, 'stacks', 'control-plane-etcd', 'assets');
     expect(existsSync(assets) && readdirSync(assets).length).toBeGreaterThanOrEqual(2);
   }, 180_000);
+
+  /** `override_data` giving each looked-up subnet of the consumer's VPC a zone: `zoneOf(i)` for subnetIds[i]. */
+  function subnetsInZones(zoneOf: (i: number) => string): string {
+    const tf = JSON.parse(readFileSync(join(consumerStack, 'cdk.tf.json'), 'utf8'));
+    return Object.entries<any>(tf.data.aws_subnet)
+      .map(([name, subnet], i) => {
+        expect(subnet.id).toBe(`subnet-0${'abcde'[i]}00000000000000${i + 1}`);
+        return `override_data {\n  target = data.aws_subnet.${name}\n  values = { id = "${subnet.id}", vpc_id = "vpc-0a1b2c3d4e5f60718", availability_zone = "${zoneOf(i)}" }\n}`;
+      })
+      .join('\n');
+  }
+  const zone = (i: number) => `eu-west-1${'abcde'[i]}`;
+
+  withTerraform(`the consumer's stack: terraform init, validate, and a mock-provider plan and apply (AWS provider ${aws5 ?? '5.x'})`, () => {
+    const setup = terraform as TerraformSetup;
+    const dir = stackForTerraform(consumerStack, aws5!, subnetsInZones(zone));
+    expect(runTerraform(setup, dir, ['init', '-input=false', '-backend=false']).status).toBe(0);
+    expect(runTerraform(setup, dir, ['validate']).output).toContain('The configuration is valid');
+    expectMockPlanAndApply(runTerraform(setup, dir, ['test']).output, 5);
+  }, 300_000);
+
+  withTerraform('a subnet in the wrong zone stops the plan with the message naming network.subnetIds', () => {
+    const setup = terraform as TerraformSetup;
+    const dir = stackForTerraform(consumerStack, aws5!, subnetsInZones((i) => zone(i === 0 ? 1 : i === 1 ? 0 : i)));
+    expect(runTerraform(setup, dir, ['init', '-input=false', '-backend=false']).status).toBe(0);
+    const result = runTerraform(setup, dir, ['test']);
+    expect(result.status).not.toBe(0);
+    expect(result.output).toMatch(/run "plan"\.\.\. fail/);
+    const message = result.output.replace(/\s+/g, ' '); // Terraform wraps long messages
+    expect(message).toContain('Resource postcondition failed');
+    expect(message).toContain('network.subnetIds[0] must be a subnet in eu-west-1a (zones[0]); order subnetIds like zones.');
+    expect(message).toContain('network.subnetIds[1] must be a subnet in eu-west-1b (zones[1])');
+  }, 300_000);
 });

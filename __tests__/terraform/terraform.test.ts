@@ -5,20 +5,15 @@
  * (5.x from 5.100, and 6.x) that the mirror holds. See helpers/terraform.ts
  * for how the binary and the mirror are found.
  */
-import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'fs';
+import { mkdtempSync, readFileSync } from 'fs';
 import { tmpdir } from 'os';
 import { join } from 'path';
 import { synthesizeDefaultApp } from '../../main';
 import { describeUnless } from '../helpers/privileges';
-import { compareVersions, findTerraform, runTerraform, TerraformSetup } from '../helpers/terraform';
+import { expectMockPlanAndApply, findTerraform, newestAws, runTerraform, stackForTerraform } from '../helpers/terraform';
 
 const found = findTerraform();
 const FIX = 'Install terraform >= 1.7 and put hashicorp/aws (5.100 or later 5.x, and 6.x) in a filesystem mirror: bash scripts/fetch-terraform.sh does both (CI runs it).';
-
-/** The newest mirrored version of `major` (at least `floor`), if any. */
-function newest(setup: TerraformSetup, major: number, floor: string): string | undefined {
-  return setup.awsVersions.filter((v) => Number(v.split('.')[0]) === major && compareVersions(v, floor) >= 0).pop();
-}
 
 describeUnless('Terraform: init, validate, and a mock-provider plan and apply of the default stack', 'why' in found ? found.why : undefined, FIX, () => {
   if ('why' in found) {
@@ -39,7 +34,7 @@ describeUnless('Terraform: init, validate, and a mock-provider plan and apply of
     [5, '5.100.0', true],
     [6, '6.0.0', false],
   ] as const) {
-    const version = newest(setup, major, floor);
+    const version = newestAws(setup, major, floor);
     const missing = version ? undefined : `no hashicorp/aws ${major}.x (>= ${floor}) in ${setup.mirror}`;
     const run = (name: string, body: () => void) =>
       requiredInCi ? describeUnless(name, missing, FIX, body) : missing ? skipVisibly(name, missing) : describe(name, body);
@@ -48,13 +43,9 @@ describeUnless('Terraform: init, validate, and a mock-provider plan and apply of
       let dir: string;
       beforeAll(() => {
         // The untouched JSON; only this copy's provider requirement is narrowed to the version under test.
-        dir = mkdtempSync(join(tmpdir(), `etcd-tf-aws${major}-`));
-        cpStack(synthesized, dir);
-        const tf = JSON.parse(readFileSync(join(dir, 'cdk.tf.json'), 'utf8'));
+        const tf = JSON.parse(readFileSync(join(synthesized, 'cdk.tf.json'), 'utf8'));
         expect(tf.terraform.required_providers.aws.version).toBe('>= 5.100, < 7');
-        writeFileSync(join(dir, 'version_override.tf.json'), JSON.stringify({ terraform: { required_providers: { aws: { source: 'hashicorp/aws', version: version } } } }));
-        mkdirSync(join(dir, 'tests'));
-        copyFileSync(join(__dirname, 'mock.tftest.hcl'), join(dir, 'tests', 'mock.tftest.hcl'));
+        dir = stackForTerraform(synthesized, version!);
       });
 
       test('init from the mirror, with no backend', () => {
@@ -69,17 +60,7 @@ describeUnless('Terraform: init, validate, and a mock-provider plan and apply of
       }, 180_000);
 
       test('plan and apply against the mocked provider; the teardown is refused only by the volumes', () => {
-        const result = runTerraform(setup, dir, ['test']);
-        expect(result.output).toMatch(/run "plan"\.\.\. pass/);
-        expect(result.output).toMatch(/run "apply"\.\.\. pass/);
-        expect(result.output).toContain('2 passed, 0 failed');
-        // `terraform test` destroys what it applied; the volumes' prevent_destroy refuses that, as it refuses a real
-        // `terraform destroy`. Every error must be that refusal, for exactly the 9 volumes and nothing else.
-        const errors = result.output.match(/^Error: .*$/gm) ?? [];
-        expect(new Set(errors)).toEqual(new Set(['Error: Instance cannot be destroyed']));
-        const refused = [...result.output.matchAll(/^Resource (\S+) has\s*$/gm)].map((m) => m[1]);
-        expect(refused).toHaveLength(9);
-        for (const address of refused) expect(address).toMatch(/^aws_ebs_volume\.etcd_peer-\d_volume_/);
+        expectMockPlanAndApply(runTerraform(setup, dir, ['test']).output, 9);
       }, 300_000);
     });
   }
@@ -90,10 +71,4 @@ function skipVisibly(name: string, why: string): void {
   // eslint-disable-next-line no-console
   console.warn(`SKIPPED "${name}": ${why}. ${FIX}`);
   describe.skip(name, () => test('skipped', () => undefined));
-}
-
-/** Copies a synthesized stack directory (cdk.tf.json and its assets). */
-function cpStack(from: string, to: string): void {
-  // fs.cpSync is stable from Node 22; the engines field admits 20.
-  require('child_process').execFileSync('cp', ['-a', `${from}/.`, to]);
 }
