@@ -94,6 +94,8 @@ export class AgentRunner {
   constructor(
     /** The bundled node agent (esbuild output). */
     private readonly agentPath: string,
+    /** The environment of every agent process: the run's etcd version first on its PATH (`etcdEnv`). */
+    private readonly env: NodeJS.ProcessEnv,
   ) {}
 
   /** The one command line: the agent in `namespace`'s network, the host's mounts. */
@@ -107,7 +109,7 @@ export class AgentRunner {
       const log = createWriteStream(logFile);
       const [file, args] = this.commandLine(namespace, 'boot', configFile);
       // Own process group: a Ctrl-C on the terminal reaches the supervisor, which then stops its children itself.
-      const child = spawn(file, args, { stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+      const child = spawn(file, args, { stdio: ['ignore', 'pipe', 'pipe'], detached: true, env: this.env });
       const lines: string[] = [];
       let buffer = '';
       child.stdout!.on('data', (chunk: Buffer) => {
@@ -137,6 +139,6 @@ export class AgentRunner {
   /** Another subcommand (`promote`, `snapshot`), to completion. */
   run(namespace: string, subcommand: 'promote' | 'snapshot', configFile: string, timeoutMs: number): Promise<CommandResult> {
     const [file, args] = this.commandLine(namespace, subcommand, configFile);
-    return run(file, args, timeoutMs);
+    return run(file, args, timeoutMs, this.env);
   }
 }

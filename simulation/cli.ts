@@ -1,19 +1,25 @@
 /**
- * npm run simulate -- --scenario NAME [--peers 9 --zones 3] [--tolerate zone-and-node|zone] [--json FILE] [--dir DIR]
+ * npm run simulate -- --scenario NAME [--peers 9 --zones 3] [--tolerate zone-and-node|zone] [--etcd 3.5|3.4] [--json FILE] [--dir DIR]
  * Runs a scenario on the local cluster (needs root, Linux namespaces, etcd, dnsmasq).
  * The layout is checked like the construct's (`tolerate`, default zone-and-node); the
  * zone-and-node scenario always needs a layout that survives a zone plus a node.
+ * `--etcd` picks the etcd version every process of the run uses (default 3.5);
+ * the report gives the version the members reported, not the flag.
  */
 import { promises as fs } from 'fs';
 import { dirname, join } from 'path';
 import { parseArgs } from 'util';
+import { EtcdBinaries, etcdBinaries, ETCD_MINORS, EtcdMinor, parseEtcdMinor } from '../runtime/etcd-binaries';
 import { DEFAULT_TOLERANCE, Tolerance, TOLERANCES, validateSizeAndZones } from '../contract/topology';
 import type { LocalCluster } from './cluster';
 import { expectedMemberIdChanges } from './failures';
 import { figures, renderSvg, renderTable } from './report';
 import { runScenario, ScenarioName, ScenarioResult, SCENARIOS } from './scenarios';
 
-const USAGE = `usage: npm run simulate -- --scenario ${SCENARIOS.join('|')}|all [--peers 9] [--zones 3] [--tolerate ${TOLERANCES.join('|')}] [--json FILE] [--dir DIR]`;
+/** The etcd version a run uses unless `--etcd` says otherwise: the minor AWS deploys. */
+export const DEFAULT_ETCD: EtcdMinor = '3.5';
+
+const USAGE = `usage: npm run simulate -- --scenario ${SCENARIOS.join('|')}|all [--peers 9] [--zones 3] [--tolerate ${TOLERANCES.join('|')}] [--etcd ${[...ETCD_MINORS].reverse().join('|')}] [--json FILE] [--dir DIR]`;
 
 /**
  * The construct's check of size, zones and tolerance, with its message in the CLI's words.
@@ -41,7 +47,7 @@ async function main(argv: string[]): Promise<number> {
   try {
     flags = parseArgs({
       args: argv,
-      options: { scenario: { type: 'string' }, peers: { type: 'string' }, zones: { type: 'string' }, tolerate: { type: 'string' }, json: { type: 'string' }, dir: { type: 'string' } },
+      options: { scenario: { type: 'string' }, peers: { type: 'string' }, zones: { type: 'string' }, tolerate: { type: 'string' }, etcd: { type: 'string' }, json: { type: 'string' }, dir: { type: 'string' } },
       strict: true,
       allowPositionals: false,
     }).values;
@@ -67,6 +73,13 @@ async function main(argv: string[]): Promise<number> {
     process.stderr.write(`${problem}\n`);
     return 2;
   }
+  let etcd: EtcdBinaries;
+  try {
+    etcd = etcdBinaries(parseEtcdMinor(flags.etcd ?? DEFAULT_ETCD));
+  } catch (error) {
+    process.stderr.write(`${(error as Error).message}\n${USAGE}\n`);
+    return 2;
+  }
   if (process.getuid?.() !== 0) {
     process.stderr.write('the local cluster needs root (network namespaces, loop devices, mounts): run it with sudo\n');
     return 2;
@@ -89,7 +102,7 @@ async function main(argv: string[]): Promise<number> {
   const results: ScenarioResult[] = [];
   for (const name of names) {
     if (interrupted) break;
-    results.push(await runScenario(name, { peers, zones, dir: join(dir, name), progress, onCluster: (c) => (active = c) }));
+    results.push(await runScenario(name, { peers, zones, dir: join(dir, name), progress, etcd, onCluster: (c) => (active = c) }));
   }
   process.stdout.write('\n' + renderTable(results) + '\n');
   const jsonFile = flags.json;

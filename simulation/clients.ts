@@ -35,7 +35,7 @@ export function createClientHost(zone: Zone): Promise<Host> {
 }
 
 /** Member list (name → member id; a learner's name marked), by `etcdctl --discovery-srv` from the clients' namespace. */
-export async function memberList(host: Host, domain: string, files: ClientFiles, env?: NodeJS.ProcessEnv): Promise<Map<string, string>> {
+export async function memberList(host: Host, domain: string, files: ClientFiles, env: NodeJS.ProcessEnv): Promise<Map<string, string>> {
   const r = await run('ip', [
     'netns', 'exec', host.namespace, 'etcdctl', '--discovery-srv', domain,
     '--cacert', files.ca, '--cert', files.cert, '--key', files.key,

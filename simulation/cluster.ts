@@ -13,6 +13,7 @@ import { peerFqdn, peerIndices, peerName, PLACEHOLDER_ADDRESS, zoneIndexOf } fro
 import { learnerMarkerFile } from '../node-agent/learner';
 import { DirectoryCaStore } from '../node-agent/ca-store';
 import { createCa } from '../node-agent/pki';
+import { EtcdBinaries, etcdEnv } from '../runtime/etcd-binaries';
 import { done, notYet, pollUntil, sleep } from '../runtime/retry';
 import { AgentRunner, localAgentConfig, readSnapshotRound, SnapshotRound } from './agent-runner';
 import { cleanLeftovers, registerRun } from './cleanup';
@@ -39,6 +40,8 @@ export interface LocalClusterOptions {
   readonly progress?: (line: string) => void;
   /** Volume size in MiB. */
   readonly volumeMiB?: number;
+  /** The etcd binaries of the run: etcd, etcdctl and the agent all find this version first on their PATH. */
+  readonly etcd: EtcdBinaries;
 }
 
 export type { ClusterEvent, Instance } from './instance';
@@ -66,6 +69,8 @@ export class LocalCluster {
   private readonly updater: LocalDnsUpdater;
   private readonly background = new BackgroundTasks();
   private readonly ec2: LocalEc2;
+  /** The environment of every process of the run (etcd, etcdctl, the agent). */
+  private readonly env: NodeJS.ProcessEnv;
   private stopped = false;
 
   constructor(private readonly options: LocalClusterOptions) {
@@ -73,7 +78,8 @@ export class LocalCluster {
     this.domain = options.domain ?? 'sim.etcd.test';
     this.zones = Array.from({ length: options.zones }, (_, z) => zoneAt(z));
     this.caStore = new DirectoryCaStore(join(options.dir, 'ca'));
-    this.agent = new AgentRunner(options.agentPath);
+    this.env = etcdEnv(options.etcd);
+    this.agent = new AgentRunner(options.agentPath, this.env);
     this.ec2 = new LocalEc2(options.dir, options.volumeMiB ?? 256);
     this.updater = new LocalDnsUpdater(
       { clusterName: this.clusterName, domain: this.domain, peerCount: options.peers, hostedZoneId: 'local', recordTtl: 1 },
@@ -103,7 +109,7 @@ export class LocalCluster {
     // A fresh run starts from fresh instances, volumes, CA and bucket; a reused directory must not mix runs
     // (an earlier run's snapshots would rightly be restored into the new cluster).
     for (const sub of ['instances', 'volumes', 'ca', 'client', 'backups']) await fs.rm(join(this.options.dir, sub), { recursive: true, force: true });
-    await fs.mkdir(join(this.options.dir, 'instances'), { recursive: true });
+    await this.ec2.shareInstanceMounts();
     await enableForwarding();
     for (const zone of [...this.zones, this.clientZone]) await createZone(zone);
 
@@ -116,10 +122,6 @@ export class LocalCluster {
     this.dns = await startPrivateZone(this.options.dir, this.domain, this.options.peers, [...this.zones, this.clientZone].map((z) => z.gateway));
     this.clientHost = await createClientHost(this.clientZone);
     this.progress(`setup: ${this.options.peers} peers over ${this.options.zones} zones, volumes, CA, dnsmasq for ${this.domain}`);
-  }
-
-  volumeFile(peerIndex: number): string {
-    return this.ec2.volumeFile(peerIndex);
   }
 
   /** The live instance of each peer. */
@@ -152,7 +154,7 @@ export class LocalCluster {
 
     await fs.mkdir(dir, { recursive: true });
     const runInfo = { clusterName: this.clusterName, domain: this.domain, peerCount: this.options.peers, runDir: this.options.dir };
-    const config = localAgentConfig(runInfo, instance, this.volumeFile(peerIndex));
+    const config = localAgentConfig(runInfo, instance, this.ec2.volumeFile(peerIndex));
     await fs.writeFile(join(dir, 'agent.json'), JSON.stringify(config, null, 2));
 
     this.throwIfStopped(instance);
@@ -191,7 +193,7 @@ export class LocalCluster {
   }
 
   private startEtcd(instance: Instance, configFile: string): void {
-    const etcd = spawnInNamespace(instance.host.namespace, 'etcd', ['--config-file', configFile], join(instance.dir, 'etcd.log'));
+    const etcd = spawnInNamespace(instance.host.namespace, 'etcd', ['--config-file', configFile], join(instance.dir, 'etcd.log'), this.env);
     instance.etcd = etcd;
     instance.state = 'running';
     instance.etcdStartedAt = Date.now();
@@ -280,7 +282,7 @@ export class LocalCluster {
 
   /** Member list (name → member id; a learner's name marked), as a client sees it. */
   members(): Promise<Map<string, string>> {
-    return memberList(this.clientHost!, this.domain, this.clientFiles!);
+    return memberList(this.clientHost!, this.domain, this.clientFiles!, this.env);
   }
 
   /** Stops everything and removes every trace: processes, mounts, loop devices, namespaces, links, DNS. */

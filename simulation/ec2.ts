@@ -25,6 +25,20 @@ export class LocalEc2 {
     return join(this.dir, 'volumes', `${peerName(peerIndex)}.img`);
   }
 
+  /**
+   * Makes the instances directory a shared mount, so that a volume released here leaves every etcd's view too.
+   * Each etcd runs in a mount namespace of its own (`ip netns exec` copies the host's mounts, as slaves), and a
+   * private copy would keep every volume mounted at that moment alive: the replacement of a killed peer then
+   * found the old filesystem still mounted read-write and could not check it read-only. Shared, the host's
+   * unmount propagates to the copies.
+   */
+  async shareInstanceMounts(): Promise<void> {
+    const dir = join(this.dir, 'instances');
+    await fs.mkdir(dir, { recursive: true });
+    await runChecked('mount', ['--bind', dir, dir]);
+    await runChecked('mount', ['--make-shared', dir]);
+  }
+
   /** A new, empty (sparse) volume for a peer. */
   async createVolume(peerIndex: number): Promise<void> {
     await fs.mkdir(join(this.dir, 'volumes'), { recursive: true });

@@ -1,6 +1,6 @@
 /**
  * A small etcd v3 client over its JSON gateway (`/v3/kv/put`, `/v3/kv/range`,
- * `/v3/cluster/member/list`, `/health`), with TLS and a client certificate.
+ * `/v3/cluster/member/list`, `/health`, `/version`), with TLS and a client certificate.
  * Connects to an address but verifies the certificate against the peer's
  * name, as a client that resolved `peer-N.<domain>` would.
  */
@@ -105,6 +105,13 @@ export class EtcdHttpClient {
     } catch {
       return false;
     }
+  }
+
+  /** The version the member's server reports (`/version`: `etcdserver`), e.g. `3.5.16`. */
+  async serverVersion(endpoint: Endpoint, timeoutMs: number): Promise<string> {
+    const r = await this.call(endpoint, '/version', undefined, timeoutMs, 'GET');
+    if (typeof r.etcdserver !== 'string') throw new Error(`${endpoint.name} /version: no etcdserver in ${JSON.stringify(r).slice(0, 200)}`);
+    return r.etcdserver;
   }
 
   /** Members as the cluster knows them: id (hex), name, peer URLs. */

@@ -25,12 +25,13 @@ export async function killAndWait(child: ChildProcess | undefined, timeoutMs?: n
  * Starts `file args` in network namespace `namespace` through `ip netns exec`
  * (which also gives it the namespace's /etc/netns resolv.conf), appending its
  * output to `logFile`. Own process group: a Ctrl-C on the terminal reaches the
- * supervisor only, which then stops its children itself.
+ * supervisor only, which then stops its children itself. `file` is found on
+ * the PATH of `env`, which picks the etcd version.
  */
-export function spawnInNamespace(namespace: string, file: string, args: readonly string[], logFile: string, env?: NodeJS.ProcessEnv): ChildProcess {
+export function spawnInNamespace(namespace: string, file: string, args: readonly string[], logFile: string, env: NodeJS.ProcessEnv): ChildProcess {
   const log = openSync(logFile, 'a');
   try {
-    return spawn('ip', ['netns', 'exec', namespace, file, ...args], { stdio: ['ignore', log, log], detached: true, env: env ?? process.env });
+    return spawn('ip', ['netns', 'exec', namespace, file, ...args], { stdio: ['ignore', log, log], detached: true, env });
   } finally {
     closeSync(log);
   }

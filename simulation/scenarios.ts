@@ -6,7 +6,7 @@
 import { bundleNodeAgent } from '../runtime/bundle';
 import { peerIndices } from '../contract/naming';
 import { failureBudget } from '../contract/topology';
-import { runChecked } from '../node-agent/system';
+import type { EtcdBinaries } from '../runtime/etcd-binaries';
 import { LocalCluster } from './cluster';
 import { FAILURES, ScenarioName } from './failures';
 import { discoverClientEndpoints, LoadEvent, LoadGenerator } from './load';
@@ -22,6 +22,8 @@ export interface ScenarioOptions {
   /** Working directory; wiped at start. */
   readonly dir: string;
   readonly progress?: (line: string) => void;
+  /** The etcd binaries every process of the run uses (see `runtime/etcd-binaries.ts`). */
+  readonly etcd: EtcdBinaries;
   /** Receives the cluster as soon as it exists (the CLI tears it down on Ctrl-C). */
   readonly onCluster?: (cluster: LocalCluster) => void;
 }
@@ -37,6 +39,7 @@ export interface ScenarioResult {
   readonly maxUnavailableSeconds: number;
   readonly recoverySeconds: number;
   readonly agentMsMedian: number;
+  /** What the members reported on `/version` once healed (distinct versions joined), whatever was asked for. */
   readonly etcdVersion: string;
   /** Reads of acknowledged keys that no member answered. */
   readonly readFailures: number;
@@ -78,10 +81,9 @@ export interface ScenarioResult {
 export async function runScenario(name: ScenarioName, options: ScenarioOptions): Promise<ScenarioResult> {
   const progress = options.progress ?? (() => undefined);
   const budget = failureBudget(options.peers, options.zones);
-  const etcdVersion = await etcdVersionOnPath();
-  progress(`scenario ${name}: ${options.peers} peers over ${options.zones} zones (quorum ${budget.quorum}), etcd ${etcdVersion}`);
+  progress(`scenario ${name}: ${options.peers} peers over ${options.zones} zones (quorum ${budget.quorum}), etcd ${options.etcd.version} from ${options.etcd.dir}`);
   const agent = bundleNodeAgent();
-  const cluster = new LocalCluster({ peers: options.peers, zones: options.zones, dir: options.dir, agentPath: agent.path, progress });
+  const cluster = new LocalCluster({ peers: options.peers, zones: options.zones, dir: options.dir, agentPath: agent.path, progress, etcd: options.etcd });
   options.onCluster?.(cluster);
   let startedAt = Date.now();
   const healthy: { at: number; healthy: number }[] = [];
@@ -126,6 +128,7 @@ export async function runScenario(name: ScenarioName, options: ScenarioOptions):
     );
     const recoveredAt = await cluster.waitAllHealthy(180_000);
     mark('all healthy');
+    const etcdVersion = await runningVersion(cluster);
     const replacementsList = cluster.instances.filter((i) => !instancesBefore.has(i.id));
     const lastEtcdStart = Math.max(...replacementsList.map((i) => i.etcdStartedAt ?? 0), recoveryFrom);
     progress(`healed: all ${options.peers} healthy ${((recoveredAt - recoveryFrom) / 1000).toFixed(1)} s after the failure`);
@@ -226,8 +229,13 @@ export function median(values: number[]): number {
 
 const round = (n: number) => Math.round(n * 100) / 100;
 
-/** etcd's version string, as the report prints it. */
-async function etcdVersionOnPath(): Promise<string> {
-  const out = await runChecked('etcd', ['--version']);
-  return /etcd Version: (\S+)/.exec(out)?.[1] ?? out.split('\n')[0];
+/**
+ * The version the running members report about themselves (`/version`), not the one asked for: distinct
+ * versions are joined, so a run that mixed binaries shows it.
+ */
+async function runningVersion(cluster: LocalCluster): Promise<string> {
+  const versions = await Promise.all(cluster.endpoints().map((e) => cluster.client.serverVersion(e, 5000).catch(() => undefined)));
+  const distinct = [...new Set(versions.filter((v): v is string => v !== undefined))].sort();
+  if (distinct.length === 0) throw new Error('no member reported its version on /version');
+  return distinct.join(', ');
 }

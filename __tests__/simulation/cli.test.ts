@@ -43,4 +43,13 @@ describe('the local cluster refuses a layout as the construct does', () => {
     expect(missing.status).toBe(2);
     expect(missing.stderr).toMatch(/--scenario <value>' argument missing[\s\S]*usage: npm run simulate/);
   });
+
+  test('--etcd takes 3.4 or 3.5 and nothing else, before it asks for root', () => {
+    const cli = join(__dirname, '..', '..', 'simulation', 'cli.ts');
+    const run = spawnSync(process.execPath, ['-r', 'ts-node/register/transpile-only', cli, '--scenario', 'whole-cluster', '--etcd', '3.6'], { encoding: 'utf8', cwd: join(__dirname, '..', '..') });
+    expect(run.status).toBe(2);
+    expect(run.stderr).toContain('--etcd must be one of 3.4, 3.5 (the etcd minor version to run), got "3.6"');
+    expect(run.stderr).toContain('[--etcd 3.5|3.4]');
+    expect(run.stderr).not.toContain('needs root');
+  });
 });

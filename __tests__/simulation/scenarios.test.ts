@@ -1,7 +1,10 @@
 /**
- * The mission's claims, exercised: real etcd (Debian's etcd-server) in network
- * namespaces, volumes on loop devices, DNS discovery through dnsmasq, the real
- * node agent and the real DNS updater logic. Needs root and Linux namespaces.
+ * The mission's claims, exercised: real etcd in network namespaces, volumes on
+ * loop devices, DNS discovery through dnsmasq, the real node agent and the real
+ * DNS updater logic. Needs root and Linux namespaces. Every scenario runs on
+ * etcd 3.5 (the version AWS deploys) and zone-and-node on 3.4 too; each checks
+ * the version its members reported, so a run that ignored the version asked
+ * for fails (the PATH here finds the system's 3.4 first).
  */
 import { ChildProcess, execFileSync, spawn } from 'child_process';
 import { existsSync, readFileSync } from 'fs';
@@ -11,8 +14,26 @@ import { runScenario, ScenarioResult } from '../../simulation/scenarios';
 import { LocalCluster } from '../../simulation/cluster';
 import { bundleEntry } from '../../runtime/bundle';
 import { describeWithRoot, loopDeviceUnavailability } from '../helpers/privileges';
+import { EtcdBinaries, etcdBinaries, EtcdMinor } from '../../runtime/etcd-binaries';
 
 const why = loopDeviceUnavailability(['ip', 'nsenter', 'etcd', 'etcdctl', 'dnsmasq', 'openssl', 'losetup', 'mkfs.ext4', 'blkid', 'mount']);
+
+/** The binaries of `minor`, or why a run on it cannot happen here. */
+function binariesOf(minor: EtcdMinor): { etcd?: EtcdBinaries; why?: string } {
+  try {
+    return { etcd: etcdBinaries(minor) };
+  } catch (error) {
+    return { why: (error as Error).message };
+  }
+}
+const etcd35 = binariesOf('3.5');
+const etcd34 = binariesOf('3.4');
+
+/** The members ran the binaries asked for: what they reported on /version is that version, and only that. */
+function expectRanOn(r: ScenarioResult, etcd: EtcdBinaries) {
+  expect(r.etcdVersion).toBe(etcd.version);
+  expect(r.etcdVersion.startsWith(`${etcd.minor}.`)).toBe(true);
+}
 
 function expectHealedWithoutLoss(r: ScenarioResult, killed: number[], idsMayChange: string[] = []) {
   expect(r.lost).toBe(0);
@@ -48,20 +69,25 @@ function leftovers(dir: string): string[] {
   return found;
 }
 
-describeWithRoot('local cluster scenarios (9 peers, 3 zones)', why, () => {
+/** The host's routing setting restored after the suite, and the progress of a failed run shown. */
+function scenarioHooks(): (line: string) => void {
   const forwardingBefore = readFileSync('/proc/sys/net/ipv4/ip_forward', 'utf8');
   afterAll(() => {
     // Every run restores the host's own routing setting.
     expect(readFileSync('/proc/sys/net/ipv4/ip_forward', 'utf8')).toBe(forwardingBefore);
   });
-
   const lines: string[] = [];
-  const progress = (line: string) => lines.push(line);
   afterEach(() => {
     // Keep the progress of a failed run visible in the test output.
     if (expect.getState().assertionCalls === 0 || process.env.SIMULATION_VERBOSE) console.log(lines.join('\n'));
     lines.length = 0;
   });
+  return (line: string) => lines.push(line);
+}
+
+describeWithRoot(`local cluster scenarios (9 peers, 3 zones), on etcd ${etcd35.etcd?.version ?? '3.5'}`, why ?? etcd35.why, () => {
+  const progress = scenarioHooks();
+  const etcd = () => etcd35.etcd!;
 
   /** Starts the simulate CLI as a user would and resolves once its load is running (so there is a lot to clean). */
   function startSimulation(dir: string): Promise<ChildProcess> {
@@ -97,7 +123,7 @@ describeWithRoot('local cluster scenarios (9 peers, 3 zones)', why, () => {
     expect(leftovers(join(killedDir, 'zone-and-node'))).toEqual(expect.arrayContaining(['network namespaces', 'loop devices', 'mounts', 'etcd processes']));
     const agent = bundleEntry(join(__dirname, '..', '..', 'node-agent', 'cli'), { fileName: 'agent.js', target: 'node18' });
     const nextDir = join(tmpdir(), 'etcdsim-test', 'after-killed');
-    const next = new LocalCluster({ peers: 3, zones: 3, dir: nextDir, agentPath: agent.path });
+    const next = new LocalCluster({ peers: 3, zones: 3, dir: nextDir, agentPath: agent.path, etcd: etcd() });
     try {
       await next.setup();
     } finally {
@@ -109,22 +135,25 @@ describeWithRoot('local cluster scenarios (9 peers, 3 zones)', why, () => {
 
   test('zone-and-node: a whole zone plus one more peer die while writing; nothing acknowledged is lost', async () => {
     const dir = join(tmpdir(), 'etcdsim-test', 'zone-and-node');
-    const r = await runScenario('zone-and-node', { peers: 9, zones: 3, dir, progress });
+    const r = await runScenario('zone-and-node', { peers: 9, zones: 3, dir, progress, etcd: etcd() });
     expect(leftovers(dir)).toEqual([]);
+    expectRanOn(r, etcd());
     expectHealedWithoutLoss(r, [0, 1, 3, 6]);
   }, 300_000);
 
   test('whole-cluster: every instance dies at once; all nine come back with their data, no operator', async () => {
     const dir = join(tmpdir(), 'etcdsim-test', 'whole-cluster');
-    const r = await runScenario('whole-cluster', { peers: 9, zones: 3, dir, progress });
+    const r = await runScenario('whole-cluster', { peers: 9, zones: 3, dir, progress, etcd: etcd() });
     expect(leftovers(dir)).toEqual([]);
+    expectRanOn(r, etcd());
     expectHealedWithoutLoss(r, [0, 1, 2, 3, 4, 5, 6, 7, 8]);
   }, 300_000);
 
   test('volume-lost: a peer comes back with an empty volume and rejoins as a new member (a learner first), never under its old identity', async () => {
     const dir = join(tmpdir(), 'etcdsim-test', 'volume-lost');
-    const r = await runScenario('volume-lost', { peers: 9, zones: 3, dir, progress });
+    const r = await runScenario('volume-lost', { peers: 9, zones: 3, dir, progress, etcd: etcd() });
     expect(leftovers(dir)).toEqual([]);
+    expectRanOn(r, etcd());
     expectHealedWithoutLoss(r, [4], ['peer-4']);
     // It rejoined as a learner, and was promoted to a voting member once caught up (membersAfter names no learner).
     expect(r.replacements).toEqual([expect.objectContaining({ peer: 4, promotedFromLearner: true })]);
@@ -132,8 +161,9 @@ describeWithRoot('local cluster scenarios (9 peers, 3 zones)', why, () => {
 
   test('volumes-lost: every instance and every volume is lost; the cluster comes back from the snapshot by itself', async () => {
     const dir = join(tmpdir(), 'etcdsim-test', 'volumes-lost');
-    const r = await runScenario('volumes-lost', { peers: 9, zones: 3, dir, progress });
+    const r = await runScenario('volumes-lost', { peers: 9, zones: 3, dir, progress, etcd: etcd() });
     expect(leftovers(dir)).toEqual([]);
+    expectRanOn(r, etcd());
     // Every write the snapshot held, and every write after the restore, is there: on each of the nine members.
     expect(r.lost).toBe(0);
     expect(r.verifiedMembers).toBe(9);
@@ -151,5 +181,17 @@ describeWithRoot('local cluster scenarios (9 peers, 3 zones)', why, () => {
     // The restored cluster takes snapshots again, from its leader only.
     expect(r.snapshot).toMatchObject({ taken: 1, skipped: 8, members: 9 });
     expect(r.snapshot.revision).toBeGreaterThan(r.recoveryPoint!.snapshotRevision);
+  }, 300_000);
+});
+
+describeWithRoot(`local cluster scenarios (9 peers, 3 zones), on etcd ${etcd34.etcd?.version ?? '3.4'}`, why ?? etcd34.why, () => {
+  const progress = scenarioHooks();
+
+  test('zone-and-node on etcd 3.4: a whole zone plus one more peer die while writing; nothing acknowledged is lost', async () => {
+    const dir = join(tmpdir(), 'etcdsim-test', 'zone-and-node-3.4');
+    const r = await runScenario('zone-and-node', { peers: 9, zones: 3, dir, progress, etcd: etcd34.etcd! });
+    expect(leftovers(dir)).toEqual([]);
+    expectRanOn(r, etcd34.etcd!);
+    expectHealedWithoutLoss(r, [0, 1, 3, 6]);
   }, 300_000);
 });
