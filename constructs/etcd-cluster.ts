@@ -349,6 +349,12 @@ export class EtcdCluster extends Construct {
       peerIndices(size).map((i) => clientUrl(this.domain, i, tls)),
       'etcd client URLs (e.g. for kube-apiserver --etcd-servers)',
     );
+    // kube-apiserver cannot use SRV discovery: --etcd-servers takes this comma-joined list.
+    out('etcd_servers', peerIndices(size).map((i) => clientUrl(this.domain, i, tls)).join(','), 'Value for kube-apiserver --etcd-servers');
+    out('vpc_id', this.network.vpcId, 'VPC of the peers (created, or network.vpcId)');
+    out('subnet_ids', this.network.subnetIds, 'Subnet of each zone, in zones order (created, or network.subnetIds)');
+    out('peer_security_group_id', this.security.peerSecurityGroup.id, 'Security group of the peers; allow 2379 from your clients with it or with clientSecurityGroupIds');
+    out('dns_updater_function_name', this.dnsUpdater.function.functionName, 'Lambda that points peer-N records at the instances');
     out('autoscaling_group_names', peerIndices(size).map((i) => autoScalingGroupName(props.clusterName, i)), 'Auto Scaling group of each peer');
     out('volume_ids', this.peers.map((p) => p.volume.id), 'Persistent EBS volume of each peer');
     out('artifact_bucket', this.artifacts.bucket.bucket, 'Bucket holding the node agent (and an optional etcd mirror under etcd/)');

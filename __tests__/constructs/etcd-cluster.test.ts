@@ -237,6 +237,12 @@ describe('default cluster: 9 peers over 3 zones', () => {
         'etcd_srv_names',
         'etcd_tolerates',
         'etcd_volume_ids',
+        // what a user wires next (outputs.test.ts)
+        'etcd_etcd_servers',
+        'etcd_vpc_id',
+        'etcd_subnet_ids',
+        'etcd_peer_security_group_id',
+        'etcd_dns_updater_function_name',
       ].sort(),
     );
     expect(stack.json.output.etcd_client_endpoints.value[8]).toBe('https://peer-8.test.etcd.internal:2379');
