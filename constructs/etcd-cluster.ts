@@ -317,6 +317,7 @@ export class EtcdCluster extends Construct {
           agentSha256: this.artifacts.agentBundle.sha256,
           etcd,
           snapshotIntervalMinutes: this.backups?.intervalMinutes,
+          maintenanceEveryMinutes: database.maintenanceEveryMinutes,
         }),
         // The event rule and its permission must exist before a group's first launch event fires.
         dependsOn: this.dnsUpdater.wiring,

@@ -7,6 +7,9 @@
  */
 import type { AgentConfig } from '../contract/agent-config';
 import { AGENT_COMMANDS, AGENT_CONFIG_PATH, AGENT_NODE, AGENT_PATH, agentCommandLine } from '../contract/agent-commands';
+import { maintenanceUnits } from './maintenance-units';
+
+export { maintenanceUnits };
 import { HAND_OFF_UNIT, handOffUnit } from './hand-off-unit';
 
 /** Where etcd's binaries come from. */
@@ -34,6 +37,8 @@ export interface UserDataInput {
   readonly etcd: EtcdReleaseSource;
   /** Minutes between snapshot attempts (only the leader takes one); needs `agentConfig.backup`. */
   readonly snapshotIntervalMinutes?: number;
+  /** Minutes between maintenance runs (defragmentation, NOSPACE recovery); default 1. */
+  readonly maintenanceEveryMinutes?: number;
 }
 
 
@@ -296,7 +301,7 @@ export function renderUserData(input: UserDataInput): string {
     timers.push(['etcd-snapshot', snapshotUnits(input.snapshotIntervalMinutes)], ['etcd-verify-backup', verifyBackupUnits()]);
   }
   if (c.tls) timers.push(['etcd-certificates', renewalUnits()]);
-  timers.push(['etcd-metrics', metricsUnits()]);
+  timers.push(['etcd-metrics', metricsUnits()], ['etcd-maintenance', maintenanceUnits(input.maintenanceEveryMinutes ?? 1)]);
   for (const [name, units] of timers) lines.push(...unitFile(`${name}.service`, units.service), ...unitFile(`${name}.timer`, units.timer));
   const timerNames = timers.map(([name]) => `${name}.timer`);
   lines.push(

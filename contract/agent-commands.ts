@@ -14,6 +14,7 @@ export const AGENT_COMMANDS = {
   metrics: 'metrics',
   verifyBackup: 'verify-backup',
   handOff: 'hand-off',
+  maintain: 'maintain',
 } as const;
 
 /** One subcommand of `node-agent`. */

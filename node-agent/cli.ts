@@ -19,6 +19,7 @@ import { DirectoryCaStore, SecretsManagerCaStore } from './ca-store';
 import type { AgentConfig } from '../contract/agent-config';
 import { Handler, parseFlags, readConfig, UsageError } from './cli-support';
 import { handOffCommand } from './hand-off-command';
+import { maintainCommand } from './maintain-command';
 import { EtcdctlMembership, etcdctlPrefix } from './etcdctl';
 import { issueCertificate } from './pki';
 import type { BackupStore, CaStore, MetricsSink, PeerStatusStore } from './ports';
@@ -64,7 +65,11 @@ const USAGE = `usage:
   node-agent hand-off --config FILE
       watch this instance's Auto Scaling target lifecycle state; once it is Terminated: move leadership to a
       healthy caught-up voter if this peer leads, stop etcd, unmount, detach the volume, complete the
-      terminate lifecycle action (a service runs this; AWS mode)`;
+      terminate lifecycle action (a service runs this; AWS mode)
+  node-agent maintain --config FILE
+      defragment this peer's member when worth it (one member of the cluster at a time, under a lock in etcd,
+      followers before the leader, only while every member is healthy); on the leader, get the cluster out of
+      NOSPACE (compact if the policy allows, defragment each member, disarm); one JSON line per run (a timer runs this)`;
 
 export { parseFlags };
 
@@ -207,6 +212,7 @@ const HANDLERS: Record<AgentCommand, Handler> = {
     return 0;
   },
   [AGENT_COMMANDS.handOff]: handOffCommand,
+  [AGENT_COMMANDS.maintain]: maintainCommand,
   [AGENT_COMMANDS.prepareVolume]: async (rest, log) => {
     const flags = parseFlags(rest, ['device', 'mount-point', 'fs-type', 'owner', 'cluster', 'cluster-token', 'peer-index']);
     if (!flags.device || !flags['mount-point'] || !flags.cluster || flags['peer-index'] === undefined) {

@@ -13,11 +13,18 @@ import { CommandResult, run } from './system';
 export type EtcdctlTarget = { readonly discoverySrv: string } | { readonly endpoint: string };
 
 /** Runs the instance's etcdctl, authenticated with this peer's own certificate when TLS is on. */
-export function runEtcdctl(config: AgentConfig, prefix: string[], target: EtcdctlTarget, args: string[], timeouts: { dial: string; command?: string }): Promise<CommandResult> {
+export function runEtcdctl(
+  config: AgentConfig,
+  prefix: string[],
+  target: EtcdctlTarget,
+  args: string[],
+  timeouts: { dial: string; command?: string; /** how long the process may run; 120 s by default */ processMs?: number },
+  input?: string,
+): Promise<CommandResult> {
   const tls = config.tls ? ['--cacert', join(config.pkiDir, 'ca.crt'), '--cert', join(config.pkiDir, 'peer.crt'), '--key', join(config.pkiDir, 'peer.key')] : [];
   const where = 'discoverySrv' in target ? ['--discovery-srv', target.discoverySrv] : ['--endpoints', target.endpoint];
   const command = [...prefix, 'etcdctl', ...where, ...tls, '--dial-timeout', timeouts.dial, ...(timeouts.command ? ['--command-timeout', timeouts.command] : []), ...args];
-  return run(command[0], command.slice(1), 120_000);
+  return run(command[0], command.slice(1), timeouts.processMs ?? 120_000, process.env, input);
 }
 
 /**

@@ -30,6 +30,8 @@ export interface MaintenanceView {
   readonly members: readonly MemberDb[];
   /** A NOSPACE alarm is raised (on any member). */
   readonly nospace: boolean;
+  /** Other alarms raised (CORRUPT): `etcdctl alarm disarm` would disarm them too. */
+  readonly otherAlarms?: readonly string[];
 }
 
 /** What this peer's run does. */
@@ -84,6 +86,7 @@ export function clusterUnfit(view: MaintenanceView): string | undefined {
 export function decideMaintenance(view: MaintenanceView, self: string, settings: DatabaseSettings): MaintenanceDecision {
   const me = view.members.find((m) => m.name === self);
   if (!me) return { kind: 'skip', reason: `${self} is not in the member list` };
+  if (view.otherAlarms?.length) return { kind: 'skip', reason: `alarm ${view.otherAlarms.join(', ')} raised: that needs a human, and a disarm would clear it too` };
   const unfit = clusterUnfit(view);
   if (view.nospace) {
     if (unfit) return { kind: 'skip', reason: `NOSPACE raised, but ${unfit}: recovery waits until every member is healthy` };

@@ -7,6 +7,7 @@
  */
 import type { Logger } from '../runtime/log';
 import type { LeadershipView } from './leadership';
+import type { MaintenanceView } from './maintenance';
 import type { ClusterView, MemberEntry } from './membership';
 import type { CertificateMaterial } from './pki';
 import type { PeerReport, PeerReportBody, SnapshotRef } from './recovery';
@@ -133,4 +134,31 @@ export interface HandOffHost {
 /** Where a peer publishes its etcd's status for the roller: the backup bucket on AWS, the backup directory locally. */
 export interface PeerStatusStore {
   put(body: PeerStatusBody): Promise<void>;
+}
+
+/** The cluster as one maintenance run reads it: the pure view, plus the revision a NOSPACE compaction goes to. */
+export interface MaintenanceRead extends MaintenanceView {
+  readonly revision: number;
+}
+
+/** The cluster-wide maintenance lock, once taken: held by a lease that ends with its holder. */
+export interface HeldLock {
+  /** Renews the lease once (the run calls it while a defragmentation lasts). */
+  keepAlive(): Promise<void>;
+  /** Revokes the lease: the key goes with it. */
+  release(): Promise<void>;
+}
+
+/** What the maintenance timer needs from etcd (etcdctl in both modes). */
+export interface MaintenancePort {
+  read(): Promise<MaintenanceRead>;
+  /** Takes the lock for `holder` if nobody holds it; otherwise says who does. */
+  tryLock(holder: string, ttlSeconds: number): Promise<{ readonly taken: true; readonly lock: HeldLock } | { readonly taken: false; readonly holder: string }>;
+  /** Who holds the lock now (a read: it works while NOSPACE refuses writes). */
+  lockHolder(): Promise<string | undefined>;
+  /** Compacts the history up to `revision`, waiting until the freed pages are reusable (`--physical`). */
+  compact(revision: number): Promise<void>;
+  /** Defragments member `name` (`peer-N`); returns once it is done. */
+  defragment(name: string): Promise<void>;
+  disarmNospace(): Promise<void>;
 }

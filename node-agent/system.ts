@@ -22,12 +22,13 @@ export interface CommandResult {
  * Runs a program without a shell; resolves with its exit code (rejects only if it cannot be started or times out).
  * The program is found on the PATH of `env` (by default this process's, as it is now), which picks the etcd
  * version (etcdctl, etcdutl); a local run passes the environment of the version it runs.
+ * `input`, when given, is written to its stdin (`etcdctl txn` reads its transaction there).
  */
-export function run(file: string, args: readonly string[], timeoutMs = 120_000, env: NodeJS.ProcessEnv = process.env): Promise<CommandResult> {
+export function run(file: string, args: readonly string[], timeoutMs = 120_000, env: NodeJS.ProcessEnv = process.env, input?: string): Promise<CommandResult> {
   return new Promise((resolve, reject) => {
     // `env` named, so the child searches the PATH this code sees, also where process.env is a sandbox's own copy
     // (jest's), which child_process would not read.
-    execFile(file, args, { timeout: timeoutMs, maxBuffer: 16 * 1024 * 1024, env }, (error, stdout, stderr) => {
+    const child = execFile(file, args, { timeout: timeoutMs, maxBuffer: 16 * 1024 * 1024, env }, (error, stdout, stderr) => {
       const code: unknown = (error as { code?: unknown } | null)?.code;
       const killed = (error as { killed?: boolean } | null)?.killed;
       if (error && (typeof code !== 'number' || killed)) {
@@ -36,6 +37,7 @@ export function run(file: string, args: readonly string[], timeoutMs = 120_000, 
       }
       resolve({ code: typeof code === 'number' ? code : 0, stdout: String(stdout), stderr: String(stderr) });
     });
+    if (input !== undefined) child.stdin?.end(input);
   });
 }
 

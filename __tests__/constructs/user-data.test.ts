@@ -84,6 +84,19 @@ describe('user data', () => {
   });
 });
 
+describe('maintenance timer', () => {
+  const script = renderUserData(input);
+  test('every peer runs node-agent maintain every minute by default, only while etcd runs, with time for a NOSPACE recovery', () => {
+    expect(script).toContain("cat > /etc/systemd/system/etcd-maintenance.timer <<'END_OF_UNIT'");
+    expect(script).toMatch(/ExecStart=\S+ \S+ maintain --config \/etc\/etcd-node-agent\/config.json/);
+    expect(script).toMatch(/Description=etcd maintenance every 1 minute\(s\)\n\n\[Timer\]\nOnBootSec=3min\nOnUnitActiveSec=1min/);
+    expect(script).toContain('Requisite=etcd.service');
+    expect(script).toContain('TimeoutStartSec=2h');
+    expect(script).toMatch(/systemctl enable etcd-node-agent.service etcd.service .*etcd-maintenance.timer/);
+    expect(renderUserData({ ...input, maintenanceEveryMinutes: 5 })).toContain('OnUnitActiveSec=5min');
+  });
+});
+
 describe('metrics timer', () => {
   const script = renderUserData(input);
   test('every peer publishes its metrics every minute, only while etcd runs', () => {

@@ -41,7 +41,7 @@ describe('the contract between synth, event and boot time', () => {
   test('every agent command the units run is one the CLI accepts', async () => {
     const named = new Set(scripts.flatMap(agentCommandsIn));
     expect([...named].sort()).toEqual(
-      [AGENT_COMMANDS.boot, AGENT_COMMANDS.handOff, AGENT_COMMANDS.metrics, AGENT_COMMANDS.promote, AGENT_COMMANDS.renewCertificates, AGENT_COMMANDS.snapshot, AGENT_COMMANDS.verifyBackup].sort(),
+      [AGENT_COMMANDS.boot, AGENT_COMMANDS.handOff, AGENT_COMMANDS.maintain, AGENT_COMMANDS.metrics, AGENT_COMMANDS.promote, AGENT_COMMANDS.renewCertificates, AGENT_COMMANDS.snapshot, AGENT_COMMANDS.verifyBackup].sort(),
     );
     for (const command of Object.values(AGENT_COMMANDS)) {
       // Without its flags a known command is a usage error about the flags, never "unknown command".

@@ -65,6 +65,15 @@ describe('what this peer does on a run', () => {
   ] as [boolean, MemberDb[], string, object][])('alarm %s, %j, %s', (nospace, members, self, decision) => {
     expect(decideMaintenance({ members, nospace }, self, settings)).toEqual(decision);
   });
+
+  test('another alarm (CORRUPT) stops every run, NOSPACE or not: a disarm would clear it too', () => {
+    for (const nospace of [false, true]) {
+      expect(decideMaintenance({ members: fragmentedFollower, nospace, otherAlarms: ['CORRUPT'] }, 'peer-0', settings)).toEqual({
+        kind: 'skip',
+        reason: 'alarm CORRUPT raised: that needs a human, and a disarm would clear it too',
+      });
+    }
+  });
 });
 
 describe('the NOSPACE steps', () => {
