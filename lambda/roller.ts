@@ -93,9 +93,9 @@ function unhealthyBecause(p: RollPeer, now: number, policy: RollPolicy, highestR
  * | # | what the roller sees | decision |
  * |---|---|---|
  * | 1 | the target skips a minor version past the lowest one running (3.4 → 3.6), or goes below the highest | stop: never skip or downgrade a minor |
- * | 2 | every group has an instance, and every instance is up to date | done |
- * | 3 | a peer is not a healthy, caught-up voter (instance missing or not InService, no fresh status from its instance, unhealthy, learner, revision lag), and its instance is up to date and older than the deadline | stop, naming the peer and why (the cluster keeps quorum: nothing else is replaced) |
- * | 4 | a peer is not a healthy, caught-up voter otherwise | wait (at most one peer is down, the one being replaced) |
+ * | 2 | a peer is not a healthy, caught-up voter (instance missing or not InService, no fresh status from its instance, unhealthy, learner, revision lag), and its instance is up to date and older than the deadline | stop, naming the peer and why (the cluster keeps quorum: nothing else is replaced) |
+ * | 3 | a peer is not a healthy, caught-up voter otherwise | wait (at most one peer is down, the one being replaced) |
+ * | 4 | every group has an up-to-date instance (and, by now, every member is healthy) | done |
  * | 5 | the next replacement is the first onto a new minor, and the newest snapshot is missing or older than the limit | snapshot-first |
  * | 6 | otherwise | replace the lowest-numbered out-of-date follower; the leader last |
  */
@@ -116,7 +116,6 @@ export function decideRoll(input: RollInput): RollDecision {
 
   // A group without an instance is pending too: its replacement has not launched yet.
   const pending = input.peers.filter((p) => !p.instance?.upToDate);
-  if (!pending.length) return { action: 'done', reason: 'every peer runs the current launch template' };
 
   const highestRevision = Math.max(0, ...input.peers.map((p) => p.status?.revision ?? 0));
   for (const p of input.peers) {
@@ -124,10 +123,12 @@ export function decideRoll(input: RollInput): RollDecision {
     if (!why) continue;
     const overdue = p.instance?.upToDate && input.now - p.instance.launchedAt > policy.replaceDeadlineSeconds * 1000;
     if (overdue) {
-      return { action: 'stop', peer: p.index, reason: `${peerName(p.index)} did not come back healthy within ${policy.replaceDeadlineSeconds} s of its launch: ${why}` };
+      return { action: 'stop', peer: p.index, reason: `${peerName(p.index)} is not healthy ${policy.replaceDeadlineSeconds} s after its launch: ${why}; nothing more is replaced` };
     }
     return { action: 'wait', reason: `${peerName(p.index)}: ${why}` };
   }
+  // Done only once the last replacement is back, too.
+  if (!pending.length) return { action: 'done', reason: 'every peer runs the current launch template, healthy and caught up' };
 
   const onTarget = running.some((m) => compareMinor(m, target) === 0);
   const minorChange = pending.some((p) => p.status && compareMinor(minorOf(p.status.etcdVersion), target) !== 0);

@@ -40,7 +40,7 @@ describe('the roller handler', () => {
     expect(await handleRoll(settings, port, log, () => NOW)).toMatchObject({ action: 'stop', peer: 1 });
     expect(port.replaced).toEqual([]);
     const line = log.lines.find((l) => l.msg === 'roll')!;
-    expect(line).toMatchObject({ level: 'error', [ROLLER_STOPPED_METRIC]: 1, reason: expect.stringContaining('peer-1 did not come back healthy') });
+    expect(line).toMatchObject({ level: 'error', [ROLLER_STOPPED_METRIC]: 1, reason: expect.stringContaining('peer-1 is not healthy 1200 s after its launch') });
     expect((line._aws as { CloudWatchMetrics: { Namespace: string }[] }).CloudWatchMetrics[0].Namespace).toBe('EtcdCluster');
   });
   test('a group without a status or instance is waited for', async () => {

@@ -23,12 +23,12 @@ describe('the rolling table (README: Rolling a change), row by row', () => {
   test('row 1: a target below a minor a member already runs stops (no downgrade)', () => {
     expect(roll([peer(0), old(1), peer(2)], { targetVersion: '3.4.23' })).toMatchObject({ action: 'stop', reason: expect.stringContaining('refusing to downgrade') });
   });
-  test('row 2: every instance up to date: done', () => {
+  test('row 4: every instance up to date and every member healthy: done', () => {
     expect(roll([peer(0), peer(1), peer(2)])).toMatchObject({ action: 'done' });
   });
-  test('row 3: a replaced peer not healthy past the deadline after its launch stops, naming it and why', () => {
+  test('row 2: a replaced peer not healthy past the deadline after its launch stops, naming it and why', () => {
     const late = peer(1, { instance: { launchedAt: NOW - (DEFAULT_ROLL_POLICY.replaceDeadlineSeconds + 1) * 1000, id: 'i-new' }, status: { instanceId: 'i-1-old' } });
-    expect(roll([old(0), late, old(2)])).toEqual({ action: 'stop', peer: 1, reason: 'peer-1 did not come back healthy within 1200 s of its launch: no status from its instance i-new yet' });
+    expect(roll([old(0), late, old(2)])).toEqual({ action: 'stop', peer: 1, reason: 'peer-1 is not healthy 1200 s after its launch: no status from its instance i-new yet; nothing more is replaced' });
   });
   test.each<[string, RollPeer, string]>([
     ['the group has no instance', peer(1, { instance: null }), 'peer-1: its group has no instance'],
@@ -39,10 +39,10 @@ describe('the rolling table (README: Rolling a change), row by row', () => {
     ['its etcd is unhealthy', old(1, { status: { healthy: false } }), 'peer-1: its etcd is unhealthy'],
     ['a learner', old(1, { status: { role: 'learner' } }), 'peer-1: it is a learner, not yet a voter'],
     ['revision lag beyond the limit', old(1, { status: { revision: 500 - 1001 } }), 'peer-1: it is 1001 revisions behind'],
-  ])('row 4: wait while a peer is not a healthy caught-up voter: %s', (_, p, reason) => {
+  ])('row 3: wait while a peer is not a healthy caught-up voter: %s', (_, p, reason) => {
     expect(roll([old(0), p, old(2)])).toEqual({ action: 'wait', reason });
   });
-  test('row 4: a lag within the limit does not hold the roll', () => {
+  test('row 3: a lag within the limit does not hold the roll', () => {
     expect(roll([old(0), old(1, { status: { revision: -500 } }), old(2)], { newestSnapshotAt: NOW })).toMatchObject({ action: 'replace', peer: 1 });
   });
   test('row 5: the first peer onto a new minor waits for a fresh snapshot; a stale or missing one asks for one', () => {
@@ -60,8 +60,9 @@ describe('the rolling table (README: Rolling a change), row by row', () => {
     expect(roll(leaderIs2)).toEqual({ action: 'replace', peer: 0, instanceId: 'i-0', reason: expect.stringContaining('peer-0 (a follower)') });
     expect(roll([peer(0, { status: { role: 'follower' } }), peer(1), leaderIs2[2]])).toEqual({ action: 'replace', peer: 2, instanceId: 'i-2', reason: expect.stringContaining('peer-2 (the leader, last)') });
   });
-  test('row 2: a group with no instance is not done: the roller waits for the replacement', () => {
+  test('row 3: the last replacement still booting is not done: the roller waits for it', () => {
     expect(roll([peer(0), peer(1, { instance: null }), peer(2)])).toEqual({ action: 'wait', reason: 'peer-1: its group has no instance' });
+    expect(roll([peer(0), peer(1, { instance: { lifecycleState: 'Pending', launchedAt: NOW - 5000 } }), peer(2)])).toEqual({ action: 'wait', reason: 'peer-1: its instance i-1 is Pending' });
   });
   test('a whole roll of three peers, stepped through: one replacement at a time, never two down, the leader last', () => {
     let peers = [old(0, { status: { role: 'leader' } }), old(1), old(2)];
