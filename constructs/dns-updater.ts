@@ -1,4 +1,5 @@
 import { Construct } from 'constructs';
+import { validateLogRetentionDays } from './log-retention';
 import { AssetType, ITerraformDependable, TerraformAsset } from 'cdktf';
 import { CloudwatchEventRule } from '@cdktf/provider-aws/lib/cloudwatch-event-rule';
 import { CloudwatchEventTarget } from '@cdktf/provider-aws/lib/cloudwatch-event-target';
@@ -47,7 +48,7 @@ export interface EtcdDnsUpdaterProps {
    */
   readonly oneInvocationAtATime?: boolean;
   /**
-   * Days the Lambda's logs are kept.
+   * Days the Lambda's logs are kept: one of CloudWatch Logs' retention periods (1, 3, 5, 7, 14, 30, 60, 90, …).
    * @default 30
    */
   readonly logRetentionDays?: number;
@@ -88,7 +89,7 @@ export class EtcdDnsUpdater extends Construct {
 
     const logGroup = new CloudwatchLogGroup(this, 'logs', {
       name: `/aws/lambda/${functionName}`,
-      retentionInDays: props.logRetentionDays ?? 30,
+      retentionInDays: validateLogRetentionDays(props.logRetentionDays ?? 30),
       kmsKeyId: props.kmsKeyArn,
     });
 

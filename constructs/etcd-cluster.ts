@@ -163,6 +163,29 @@ export interface EtcdClusterProps {
    * @default 180
    */
   readonly handOffTimeoutSeconds?: number;
+  /**
+   * TTL of the SRV records, in seconds, 1 to 86,400. They never change while the size stays.
+   * @default 60
+   */
+  readonly srvRecordTtl?: number;
+  /**
+   * Days the DNS updater's and the roller's logs are kept: one of CloudWatch Logs' retention periods
+   * (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, …, 3653).
+   * @default 30
+   */
+  readonly logRetentionDays?: number;
+  /**
+   * Seconds a new instance waits in `Pending:Wait` for the DNS updater before its group continues anyway: the
+   * launch lifecycle hook's timeout, 30 to 7,200.
+   * @default 300
+   */
+  readonly launchHookTimeoutSeconds?: number;
+  /**
+   * Seconds after launch before EC2 health checks count against an instance: covers the volume attach, the mount
+   * and the DNS wait. 0 or more.
+   * @default 600
+   */
+  readonly healthCheckGracePeriodSeconds?: number;
   /** Rolling a launch template change out, one peer at a time. See {@link RollingOptions} for defaults. */
   readonly rolling?: RollingOptions;
 }
@@ -250,6 +273,7 @@ export class EtcdCluster extends Construct {
       peerCount: size,
       tls,
       peerRecordTtl: props.peerRecordTtl,
+      srvRecordTtl: props.srvRecordTtl,
     });
     this.dnsUpdater = new EtcdDnsUpdater(this, 'dns-updater', {
       clusterName: props.clusterName,
@@ -261,6 +285,7 @@ export class EtcdCluster extends Construct {
       reconcileEveryMinutes: props.reconcileEveryMinutes,
       oneInvocationAtATime: props.dnsUpdaterOneInvocationAtATime,
       kmsKeyArn,
+      logRetentionDays: props.logRetentionDays,
     });
 
     this.monitoring = new EtcdMonitoring(this, 'monitoring', {
@@ -309,6 +334,8 @@ export class EtcdCluster extends Construct {
         instanceType,
         volume: { ...props.volume, kmsKeyArn: volumeKmsKeyArn },
         handOffTimeoutSeconds: props.handOffTimeoutSeconds,
+        launchHookTimeoutSeconds: props.launchHookTimeoutSeconds,
+        healthCheckGracePeriodSeconds: props.healthCheckGracePeriodSeconds,
         rollGeneration: props.rolling?.generation,
         userData: renderUserData({
           agentConfig,
@@ -334,6 +361,7 @@ export class EtcdCluster extends Construct {
         targetVersion: etcd.version,
         oneInvocationAtATime: props.dnsUpdaterOneInvocationAtATime,
         kmsKeyArn,
+        logRetentionDays: props.logRetentionDays,
         ...rolling,
       });
     }

@@ -107,6 +107,14 @@ export class EtcdPeer extends Construct {
   constructor(scope: Construct, id: string, props: EtcdPeerProps) {
     super(scope, id);
     const v = resolveVolumeOptions(props.volume);
+    const launchHookTimeoutSeconds = props.launchHookTimeoutSeconds ?? 300;
+    if (!Number.isInteger(launchHookTimeoutSeconds) || launchHookTimeoutSeconds < 30 || launchHookTimeoutSeconds > 7200) {
+      throw new Error(`launchHookTimeoutSeconds must be a whole number from 30 to 7200 (Auto Scaling's heartbeat limits), got ${launchHookTimeoutSeconds}`);
+    }
+    const healthCheckGracePeriodSeconds = props.healthCheckGracePeriodSeconds ?? 600;
+    if (!Number.isInteger(healthCheckGracePeriodSeconds) || healthCheckGracePeriodSeconds < 0) {
+      throw new Error(`healthCheckGracePeriodSeconds must be a whole number of seconds, 0 or more, got ${healthCheckGracePeriodSeconds}`);
+    }
     const handOffTimeoutSeconds = props.handOffTimeoutSeconds ?? 180;
     if (!Number.isInteger(handOffTimeoutSeconds) || handOffTimeoutSeconds < 30 || handOffTimeoutSeconds > 7200) {
       throw new Error(`handOffTimeoutSeconds must be a whole number from 30 to 7200 (Auto Scaling's heartbeat limits), got ${handOffTimeoutSeconds}`);
@@ -168,7 +176,7 @@ export class EtcdPeer extends Construct {
       vpcZoneIdentifier: [props.subnetId],
       launchTemplate: { id: this.launchTemplate.id, version: this.launchTemplate.latestVersion.toString() },
       healthCheckType: 'EC2',
-      healthCheckGracePeriod: props.healthCheckGracePeriodSeconds ?? 600,
+      healthCheckGracePeriod: healthCheckGracePeriodSeconds,
       // Terminate before launching: the old instance must let go of the volume before the new one can attach it.
       instanceMaintenancePolicy: { minHealthyPercentage: 0, maxHealthyPercentage: 100 },
       capacityRebalance: false,
@@ -181,7 +189,7 @@ export class EtcdPeer extends Construct {
           // CONTINUE, not ABANDON: if the DNS updater is down, the instance still boots and the
           // scheduled reconcile fixes the record; the agent keeps etcd down until its name resolves to it.
           defaultResult: 'CONTINUE',
-          heartbeatTimeout: props.launchHookTimeoutSeconds ?? 300,
+          heartbeatTimeout: launchHookTimeoutSeconds,
         },
         {
           name: TERMINATE_HOOK_NAME,

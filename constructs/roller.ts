@@ -1,4 +1,5 @@
 import { Construct } from 'constructs';
+import { validateLogRetentionDays } from './log-retention';
 import { TerraformAsset, AssetType } from 'cdktf';
 import { CloudwatchEventRule } from '@cdktf/provider-aws/lib/cloudwatch-event-rule';
 import { CloudwatchEventTarget } from '@cdktf/provider-aws/lib/cloudwatch-event-target';
@@ -96,7 +97,7 @@ export class EtcdRoller extends Construct {
     const partition = new DataAwsPartition(this, 'partition').partition;
     this.bundle = bundleEntry(join(__dirname, '..', 'lambda', 'roller-handler'), LAMBDA_BUNDLE_OPTIONS);
     const asset = new TerraformAsset(this, 'code', { path: this.bundle.directory, type: AssetType.ARCHIVE });
-    const logGroup = new CloudwatchLogGroup(this, 'logs', { name: `/aws/lambda/${functionName}`, retentionInDays: props.logRetentionDays ?? 30, kmsKeyId: props.kmsKeyArn });
+    const logGroup = new CloudwatchLogGroup(this, 'logs', { name: `/aws/lambda/${functionName}`, retentionInDays: validateLogRetentionDays(props.logRetentionDays ?? 30), kmsKeyId: props.kmsKeyArn });
     const role = new IamRole(this, 'role', {
       namePrefix: `${props.clusterName}-etcd-roller-`,
       description: `Roller of etcd cluster ${props.clusterName}: replaces one out-of-date peer at a time`,
