@@ -2,8 +2,8 @@
  * The agent runner: the real node agent (the bundled CLI, local mode) run in
  * an instance's network namespace but the host's mount namespace (so the
  * mount it makes persists), as the systemd units run it on AWS: `boot` before
- * etcd, `promote` after it when it joined as a learner, `snapshot` on the
- * timer.
+ * etcd, `promote` after it when it joined as a learner, `snapshot` and
+ * `metrics` on their timers.
  */
 import { spawn } from 'child_process';
 import { createWriteStream, promises as fs } from 'fs';
@@ -98,9 +98,19 @@ export class AgentRunner {
     private readonly env: NodeJS.ProcessEnv,
   ) {}
 
-  /** The one command line: the agent in `namespace`'s network, the host's mounts. */
+  /**
+   * The one command line: the agent in `namespace`'s network. Every subcommand but `metrics` keeps the host's
+   * mounts (`nsenter --net`), so the volume `boot` mounts persists. `metrics` reads etcd's `/metrics` from its own
+   * process by the peer's name, which only the zone's resolver knows: it runs through `ip netns exec`, which also
+   * gives it the namespace's resolv.conf, as an instance in the VPC resolves the private zone.
+   */
+  static commandLine(agentPath: string, namespace: string, subcommand: string, configFile: string): [string, string[]] {
+    const agent = [process.execPath, agentPath, subcommand, '--config', configFile];
+    return subcommand === 'metrics' ? ['ip', ['netns', 'exec', namespace, ...agent]] : ['nsenter', [`--net=/run/netns/${namespace}`, '--', ...agent]];
+  }
+
   private commandLine(namespace: string, subcommand: string, configFile: string): [string, string[]] {
-    return ['nsenter', [`--net=/run/netns/${namespace}`, '--', process.execPath, this.agentPath, subcommand, '--config', configFile]];
+    return AgentRunner.commandLine(this.agentPath, namespace, subcommand, configFile);
   }
 
   /** `boot`, its output logged to `logFile` as it comes; resolves when it has exited and its output is read. */
@@ -136,8 +146,8 @@ export class AgentRunner {
     return promoted ? { promoted } : { promoted, detail: r.stderr.trim().split('\n').pop() };
   }
 
-  /** Another subcommand (`promote`, `snapshot`), to completion. */
-  run(namespace: string, subcommand: 'promote' | 'snapshot', configFile: string, timeoutMs: number): Promise<CommandResult> {
+  /** Another subcommand (`promote`, `snapshot`, `metrics`), to completion. */
+  run(namespace: string, subcommand: 'promote' | 'snapshot' | 'metrics', configFile: string, timeoutMs: number): Promise<CommandResult> {
     const [file, args] = this.commandLine(namespace, subcommand, configFile);
     return run(file, args, timeoutMs, this.env);
   }

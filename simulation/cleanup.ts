@@ -2,13 +2,14 @@
  * Clean-up of everything a local run creates, also after a run that was
  * killed and could not clean up itself: processes inside the simulation's
  * namespaces, dnsmasq, mounts and loop devices under every registered work
- * directory, namespaces and links. A registry in /run names the work
+ * directory, namespaces and links, block-I/O throttle groups. A registry in /run names the work
  * directories of runs that have not finished cleaning up.
  */
 import { promises as fs } from 'fs';
 import { join } from 'path';
 import { readMountTable, run } from '../node-agent/system';
 import { PREFIX, removeLeftoverNetwork } from './net';
+import { removeLeftoverThrottles } from './slow-disk';
 import { done, notYet, pollUntil } from '../runtime/retry';
 
 /** Work directories of runs that have not cleaned up yet, so a later run can clean after a killed one. */
@@ -73,5 +74,6 @@ export async function cleanLeftovers(ownDir: string): Promise<void> {
   for (const m of mounts) await run('umount', ['-l', m.mountPoint]);
   for (const loop of loopDevicesUnder((await run('losetup', ['-n', '-O', 'NAME,BACK-FILE'])).stdout, dirs)) await run('losetup', ['-d', loop]);
   await removeLeftoverNetwork();
+  await removeLeftoverThrottles();
   await writeRunRegistry([]);
 }

@@ -11,6 +11,7 @@ import { promises as fs } from 'fs';
 import { join } from 'path';
 import { peerFqdn, peerIndices, peerName, PLACEHOLDER_ADDRESS, zoneIndexOf } from '../contract/naming';
 import { learnerMarkerFile } from '../node-agent/learner';
+import type { CommandResult } from '../node-agent/system';
 import { DirectoryCaStore } from '../node-agent/ca-store';
 import { createCa } from '../node-agent/pki';
 import { EtcdBinaries, etcdEnv } from '../runtime/etcd-binaries';
@@ -81,14 +82,8 @@ export class LocalCluster {
     this.env = etcdEnv(options.etcd);
     this.agent = new AgentRunner(options.agentPath, this.env);
     this.ec2 = new LocalEc2(options.dir, options.volumeMiB ?? 256);
-    this.updater = new LocalDnsUpdater(
-      { clusterName: this.clusterName, domain: this.domain, peerCount: options.peers, hostedZoneId: 'local', recordTtl: 1 },
-      {
-        dns: () => this.dns,
-        instances: () => this.instances.map(observed),
-        progress: (line) => this.progress(line),
-      },
-    );
+    const settings = { clusterName: this.clusterName, domain: this.domain, peerCount: options.peers, hostedZoneId: 'local', recordTtl: 1 };
+    this.updater = new LocalDnsUpdater(settings, { dns: () => this.dns, instances: () => this.instances.map(observed), progress: (line) => this.progress(line) });
   }
 
   /** Instances whose launch hook the DNS updater completed. */
@@ -239,12 +234,17 @@ export class LocalCluster {
    * the systemd timers would; only the leader should take one.
    */
   async snapshotAll(): Promise<SnapshotRound> {
+    const result = readSnapshotRound((await this.onEveryPeer('snapshot')).map((r) => r.output));
+    this.progress(`snapshot timers fired on every peer: ${result.taken} taken (the leader), ${result.skipped} skipped`);
+    return result;
+  }
+
+  /** Runs an agent timer's subcommand on every running peer at once, as the systemd timers would. */
+  onEveryPeer(subcommand: 'snapshot' | 'metrics'): Promise<{ peer: number; output: CommandResult }[]> {
     const running = peerIndices(this.options.peers)
       .map((i) => this.current(i))
       .filter((i): i is Instance => i?.state === 'running');
-    const result = readSnapshotRound(await Promise.all(running.map((i) => this.agent.run(i.host.namespace, 'snapshot', join(i.dir, 'agent.json'), 120_000))));
-    this.progress(`snapshot timers fired on every peer: ${result.taken} taken (the leader), ${result.skipped} skipped`);
-    return result;
+    return Promise.all(running.map(async (i) => ({ peer: i.peerIndex, output: await this.agent.run(i.host.namespace, subcommand, join(i.dir, 'agent.json'), 120_000) })));
   }
 
   /** Kills the instances of these peers at once (groups replace them); with `loseVolumes` their volumes are replaced by empty ones. */

@@ -4,13 +4,16 @@
  * cluster, and which member ids it may change. Orchestration and
  * verification stay in scenarios.ts.
  */
+import { join } from 'path';
 import { peerIndices, peerName, zoneIndexOf } from '../contract/naming';
 import { failureBudget } from '../contract/topology';
 import type { LocalCluster } from './cluster';
 import { healZone, partitionZone } from './net';
+import { collectPeerMetrics, highest, PeerMetrics } from './peer-metrics';
+import { deviceAt, throttleWrites } from './slow-disk';
 import { sleep } from '../runtime/retry';
 
-export const SCENARIOS = ['zone-and-node', 'whole-cluster', 'rolling-replace', 'zone-partition', 'volume-still-attached', 'volume-lost', 'volumes-lost'] as const;
+export const SCENARIOS = ['zone-and-node', 'whole-cluster', 'rolling-replace', 'zone-partition', 'volume-still-attached', 'volume-lost', 'volumes-lost', 'slow-disk'] as const;
 export type ScenarioName = (typeof SCENARIOS)[number];
 
 /** The layout a scenario runs on. */
@@ -39,6 +42,14 @@ export function volumeStillAttachedVictim(t: Topology): number {
   return Math.min(2, t.peers - 1);
 }
 
+/** slow-disk: the last peer (peer 8 of 9, peer 2 of 3). */
+export function slowDiskVictim(t: Topology): number {
+  return t.peers - 1;
+}
+
+/** slow-disk: the writes per second its volume takes, and for how long, while the load runs. */
+export const SLOW_DISK = { writeIops: 10, seconds: 15 } as const;
+
 /** What the scenario needs from the run while injecting. */
 export interface FailureContext extends Topology {
   readonly cluster: LocalCluster;
@@ -55,6 +66,8 @@ export interface FailureOutcome {
   readonly recoveryFrom?: number;
   /** volumes-lost: the snapshot revision the cluster must come back from, and when every old member was dead. */
   readonly beforeLoss?: { readonly revision: number; readonly at: number };
+  /** What every peer published over the time the failure was on (slow-disk). */
+  readonly metricsDuringFailure?: PeerMetrics;
 }
 
 /** One scenario's failure. */
@@ -152,6 +165,31 @@ export const FAILURES: { readonly [K in ScenarioName]: Failure } = {
       await ctx.cluster.kill(peerIndices(ctx.peers), 'every instance and every volume: the cluster must come back from the snapshot', { loseVolumes: true });
       // Every old etcd is dead now: a write acknowledged until here came from the old cluster, any later one from the restored.
       return { faultAt, recoveryFrom: faultAt, beforeLoss: { revision, at: Date.now() } };
+    },
+  },
+  'slow-disk': {
+    newMembers: none,
+    inject: async (ctx) => {
+      const peer = slowDiskVictim(ctx);
+      const victim = ctx.cluster.current(peer)!;
+      // The interval every peer's WAL fsync p99 speaks of starts here (the collector keeps the last histogram).
+      await collectPeerMetrics(ctx.cluster);
+      const device = await deviceAt(join(victim.dir, 'data'));
+      const faultAt = Date.now();
+      ctx.mark(`${peerName(peer)}'s disk slowed`);
+      ctx.progress(`slow ${peerName(peer)}'s volume (${device}) to ${SLOW_DISK.writeIops} writes/s for ${SLOW_DISK.seconds} s`);
+      const throttle = await throttleWrites(victim.id, device, SLOW_DISK.writeIops, [victim.etcd!.pid!]);
+      let metricsDuringFailure: PeerMetrics;
+      try {
+        await sleep(SLOW_DISK.seconds * 1000);
+        metricsDuringFailure = await collectPeerMetrics(ctx.cluster);
+      } finally {
+        await throttle.remove();
+      }
+      ctx.mark(`${peerName(peer)}'s disk back to normal`);
+      const slowest = highest(metricsDuringFailure, 'WalFsyncP99Ms');
+      ctx.progress(`WAL fsync p99 while slowed: ${slowest ? `highest on ${slowest.peer}, ${slowest.value} ms` : 'not reported'}`);
+      return { faultAt, recoveryFrom: Date.now(), metricsDuringFailure };
     },
   },
 };

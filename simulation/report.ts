@@ -1,5 +1,6 @@
 /** The scenario report: a table for people, JSON for machines, an SVG of availability over time. */
 import type { ScenarioResult } from './scenarios';
+import { highest, lowest, PeerMetrics } from './peer-metrics';
 
 /** The figures the JSON report carries (the timeline goes to the picture). */
 export function figures(r: ScenarioResult) {
@@ -22,6 +23,17 @@ export function renderTable(results: ScenarioResult[]): string {
     ['snapshot timers: taken / skipped', (r) => `${r.snapshot.taken} / ${r.snapshot.skipped}`],
     ['bootstrap to all healthy (s)', (r) => r.bootstrapSeconds.toFixed(2)],
   ];
+  // What the peers published at the end (the alarms' view), and during the failure where a scenario measured it.
+  const fig = (v: number | undefined) => (v === undefined ? '–' : String(v));
+  const top = (m: PeerMetrics | undefined, metric: string) => {
+    const h = m ? highest(m, metric) : undefined;
+    return h ? `${h.value} (${h.peer})` : '–';
+  };
+  rows.push(
+    ['quorum margin at the end, lowest', (r) => fig(lowest(r.metrics ?? {}, 'QuorumMargin'))],
+    ['WAL fsync p99 at the end, highest (ms)', (r) => top(r.metrics, 'WalFsyncP99Ms')],
+  );
+  if (results.some((r) => r.metricsDuringFailure)) rows.push(['WAL fsync p99 during the failure, highest (ms)', (r) => top(r.metricsDuringFailure, 'WalFsyncP99Ms')]);
   if (results.some((r) => r.recoveryPoint)) {
     const rp = (f: (p: NonNullable<ScenarioResult['recoveryPoint']>) => string) => (r: ScenarioResult) => (r.recoveryPoint ? f(r.recoveryPoint) : '–');
     rows.push(

@@ -9,6 +9,7 @@ import { failureBudget } from '../contract/topology';
 import type { EtcdBinaries } from '../runtime/etcd-binaries';
 import { LocalCluster } from './cluster';
 import { FAILURES, ScenarioName } from './failures';
+import { collectPeerMetrics, PeerMetrics } from './peer-metrics';
 import { discoverClientEndpoints, LoadEvent, LoadGenerator } from './load';
 import { done, notYet, pollUntil, sleep } from '../runtime/retry';
 
@@ -71,6 +72,10 @@ export interface ScenarioResult {
     readonly lostAfterSnapshot: number;
     readonly restoredPeers: number;
   };
+  /** What every peer published (`node-agent metrics`) at the end of the run, after the snapshot: peer → metric → value. */
+  readonly metrics: PeerMetrics;
+  /** What every peer published over the time the failure was on (slow-disk only). */
+  readonly metricsDuringFailure?: PeerMetrics;
   /** Every peer's snapshot timer fired once after healing: how many took one (only the leader should). */
   readonly snapshot: { readonly taken: number; readonly skipped: number; readonly members?: number; readonly revision?: number };
   readonly timeline: { readonly startedAt: number; readonly load: LoadEvent[]; readonly healthy: { at: number; healthy: number }[]; readonly marks: { at: number; what: string }[] };
@@ -159,6 +164,7 @@ export async function runScenario(name: ScenarioName, options: ScenarioOptions):
       );
     }
     const snap = await cluster.snapshotAll();
+    const metrics = await collectPeerMetrics(cluster);
     const membersAfter = await cluster.members();
     const memberIdsChanged = [...membersBefore].filter(([peer, id]) => membersAfter.get(peer) !== id).map(([peer]) => peer);
     const memberIdsUnchanged = membersAfter.size === options.peers && memberIdsChanged.length === 0;
@@ -194,6 +200,8 @@ export async function runScenario(name: ScenarioName, options: ScenarioOptions):
       verifiedMembers: verified.members,
       unreadMembers: verified.unread,
       recoveryPoint,
+      metrics,
+      ...(outcome.metricsDuringFailure ? { metricsDuringFailure: outcome.metricsDuringFailure } : {}),
       snapshot: { taken: snap.taken, skipped: snap.skipped, members: snap.uploaded[0]?.members, revision: snap.uploaded[0]?.revision },
       timeline: { startedAt, load: load.events, healthy, marks },
     };

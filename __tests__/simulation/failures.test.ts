@@ -1,7 +1,7 @@
 /** The failure table: which peers each scenario hits, derived from the layout, row by row. No root needed. */
 import { peerIndices } from '../../contract/naming';
 import { succeeded } from '../../simulation/cli';
-import { expectedMemberIdChanges, FAILURES, peersInZone, SCENARIOS, volumeLostVictim, volumeStillAttachedVictim, zoneAndNodeVictims } from '../../simulation/failures';
+import { expectedMemberIdChanges, FAILURES, peersInZone, SCENARIOS, slowDiskVictim, volumeLostVictim, volumeStillAttachedVictim, zoneAndNodeVictims } from '../../simulation/failures';
 
 describe('the failure table', () => {
   test.each([
@@ -15,8 +15,10 @@ describe('the failure table', () => {
     expect(zoneAndNodeVictims(t)).toEqual(zoneAndNode);
     expect(volumeLostVictim(t)).toBe(lost);
     expect(volumeStillAttachedVictim(t)).toBe(attached);
+    // The slow disk is the last peer's.
+    expect(slowDiskVictim(t)).toBe(peers - 1);
     // Every victim is a peer of this layout.
-    for (const v of [...zoneAndNode, lost, attached]) expect(peerIndices(peers)).toContain(v);
+    for (const v of [...zoneAndNode, lost, attached, slowDiskVictim(t)]) expect(peerIndices(peers)).toContain(v);
   });
 
   test('peer i sits in zone i mod zones', () => {

@@ -1,8 +1,11 @@
 /** The local cluster's pieces that read command output or agent logs, and its background work. No root needed. */
-import { localAgentConfig, readBootReport, readSnapshotRound } from '../../simulation/agent-runner';
+import { AgentRunner, localAgentConfig, readBootReport, readSnapshotRound } from '../../simulation/agent-runner';
 import { loopDevicesUnder, simulationNamespaces } from '../../simulation/cleanup';
 import { BackgroundTasks } from '../../simulation/processes';
 import { zoneAt } from '../../simulation/net';
+import { highest, lowest, readMetricsLine } from '../../simulation/peer-metrics';
+import { writeIopsLimit } from '../../simulation/slow-disk';
+import { embeddedMetricDocument } from '../../node-agent/metrics';
 
 describe('clean-up reads what a run left', () => {
   test('only the simulation namespaces', () => {
@@ -29,6 +32,14 @@ describe('the agent runner reads the agent', () => {
     const round = readSnapshotRound([ok([{ msg: 'snapshot uploaded', keys: ['k'], members: 3, revision: 42 }]), ok([{ msg: 'snapshot skipped' }]), ok([{ msg: 'snapshot skipped' }])]);
     expect(round).toEqual({ taken: 1, skipped: 2, uploaded: [{ keys: ['k'], members: 3, revision: 42 }] });
     expect(() => readSnapshotRound([ok([]), { code: 1, stdout: '', stderr: 'no quorum\n' }])).toThrow('snapshot failed on 1 peer(s): no quorum');
+  });
+
+  test('the agent runs in the instance\'s network with the host\'s mounts; metrics also with the zone\'s resolver', () => {
+    const [file, args] = AgentRunner.commandLine('/b/agent.js', 'etcdsim-p4-i-0007', 'boot', '/i/agent.json');
+    expect([file, ...args]).toEqual(['nsenter', '--net=/run/netns/etcdsim-p4-i-0007', '--', process.execPath, '/b/agent.js', 'boot', '--config', '/i/agent.json']);
+    expect(AgentRunner.commandLine('/b/agent.js', 'etcdsim-p4-i-0007', 'snapshot', '/i/agent.json')[0]).toBe('nsenter');
+    const [mfile, margs] = AgentRunner.commandLine('/b/agent.js', 'etcdsim-p4-i-0007', 'metrics', '/i/agent.json');
+    expect([mfile, ...margs]).toEqual(['ip', 'netns', 'exec', 'etcdsim-p4-i-0007', process.execPath, '/b/agent.js', 'metrics', '--config', '/i/agent.json']);
   });
 
   test('the agent config of a local instance: its own paths, the run\'s CA and bucket, its namespace and zone DNS', () => {
@@ -65,5 +76,30 @@ describe('background work a teardown waits for', () => {
     await tasks.settle(100);
     expect(tasks.size).toBe(1);
     expect(Date.now() - started).toBeLessThan(5000);
+  });
+});
+
+describe('the peers\' metrics, read back from the agent\'s embedded-metric line', () => {
+  test('every figure of the line the agent writes, by its CloudWatch name; other lines skipped', () => {
+    const doc = embeddedMetricDocument('sim', 8, { walFsyncP99Ms: 187.5, quorumMargin: 4, dbSizeBytes: 20480 }, 1_000);
+    const stdout = ['{"level":"warn","msg":"metric not collected"}', 'not json', JSON.stringify({ level: 'info', msg: 'metrics', peer: 'peer-8', ...doc }), ''].join('\n');
+    expect(readMetricsLine(stdout)).toEqual({ WalFsyncP99Ms: 187.5, QuorumMargin: 4, DbSizeBytes: 20480 });
+    expect(readMetricsLine('{"msg":"snapshot skipped"}\n')).toBeUndefined();
+  });
+
+  test('highest and lowest over the peers, where they have the figure', () => {
+    const m = { 'peer-0': { WalFsyncP99Ms: 3, QuorumMargin: 4 }, 'peer-8': { WalFsyncP99Ms: 187.5, QuorumMargin: 3 }, 'peer-1': {} };
+    expect(highest(m, 'WalFsyncP99Ms')).toEqual({ peer: 'peer-8', value: 187.5 });
+    expect(lowest(m, 'QuorumMargin')).toBe(3);
+    expect(highest(m, 'DbSizeBytes')).toBeUndefined();
+    expect(lowest({}, 'QuorumMargin')).toBeUndefined();
+  });
+});
+
+describe('a slow disk', () => {
+  test('the throttle line names the device and the writes per second; anything else is refused', () => {
+    expect(writeIopsLimit('7:9', 10)).toBe('7:9 10');
+    expect(() => writeIopsLimit('/dev/loop9', 10)).toThrow('a device number is MAJ:MIN, got "/dev/loop9"');
+    expect(() => writeIopsLimit('7:9', 0)).toThrow('write IOPS must be a whole number of at least 1, got 0');
   });
 });

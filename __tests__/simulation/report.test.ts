@@ -24,6 +24,7 @@ const result = {
   lostKeys: [],
   verifiedMembers: 9,
   unreadMembers: [],
+  metrics: {},
   snapshot: { taken: 1, skipped: 8, members: 9, revision: 900 },
   timeline: {
     startedAt: 1000,
@@ -77,6 +78,18 @@ describe('simulation report', () => {
     expect(table).toMatch(/\| restored from snapshot at revision +\| +– \| +788 \(9 peers\) \|/);
     expect(table).toMatch(/\| recovery point: writes after it, gone +\| +– \| +314 of 314 in 2\.0 s \|/);
     expect(figures(restored)).toHaveProperty('recoveryPoint.writesAfterSnapshot', 314);
+  });
+
+  test('the metrics the peers published: the end of every run, and during the failure where one was measured', () => {
+    const metrics = { 'peer-0': { QuorumMargin: 4, WalFsyncP99Ms: 3.1 }, 'peer-1': { QuorumMargin: 3, WalFsyncP99Ms: 7.9 }, 'peer-2': {} };
+    const ended = { ...result, metrics };
+    const slow = { ...result, scenario: 'slow-disk' as const, metrics, metricsDuringFailure: { 'peer-0': { WalFsyncP99Ms: 2 }, 'peer-8': { WalFsyncP99Ms: 187.5 } } };
+    expect(renderTable([ended])).toMatch(/\| quorum margin at the end, lowest +\| +3 \|/);
+    expect(renderTable([ended])).toMatch(/\| WAL fsync p99 at the end, highest \(ms\) +\| +7\.9 \(peer-1\) \|/);
+    expect(renderTable([ended])).not.toContain('during the failure');
+    expect(renderTable([ended, slow])).toMatch(/\| WAL fsync p99 during the failure, highest \(ms\) +\| +– \| +187\.5 \(peer-8\) \|/);
+    expect(renderTable([{ ...result, metrics: {} }])).toMatch(/\| quorum margin at the end, lowest +\| +– \|/);
+    expect(figures(slow)).toHaveProperty(['metricsDuringFailure', 'peer-8', 'WalFsyncP99Ms'], 187.5);
   });
 
   test('labels of marks close in time do not overprint each other', () => {

@@ -7,7 +7,7 @@
  * for fails (the PATH here finds the system's 3.4 first).
  */
 import { ChildProcess, execFileSync, spawn } from 'child_process';
-import { existsSync, readFileSync } from 'fs';
+import { existsSync, readdirSync, readFileSync } from 'fs';
 import { join } from 'path';
 import { tmpdir } from 'os';
 import { runScenario, ScenarioResult } from '../../simulation/scenarios';
@@ -15,6 +15,11 @@ import { LocalCluster } from '../../simulation/cluster';
 import { bundleEntry } from '../../runtime/bundle';
 import { describeWithRoot, loopDeviceUnavailability } from '../helpers/privileges';
 import { EtcdBinaries, etcdBinaries, EtcdMinor } from '../../runtime/etcd-binaries';
+import { highest, lowest } from '../../simulation/peer-metrics';
+
+/** The WAL fsync p99 alarm's default threshold (constructs/monitoring.ts; etcd's guidance). */
+const WAL_FSYNC_ALARM_MS = 10;
+const blkioWhy = existsSync('/sys/fs/cgroup/blkio/blkio.throttle.write_iops_device') ? undefined : 'no cgroup v1 block-I/O throttling';
 
 const why = loopDeviceUnavailability(['ip', 'nsenter', 'etcd', 'etcdctl', 'dnsmasq', 'openssl', 'losetup', 'mkfs.ext4', 'blkid', 'mount']);
 
@@ -51,6 +56,12 @@ function expectHealedWithoutLoss(r: ScenarioResult, killed: number[], idsMayChan
   expect(new Set(r.replacements.map((x) => x.ip)).size).toBe(killed.length);
   // The real DNS updater completed each replacement's launch lifecycle action after writing its record.
   expect(r.replacements.filter((x) => !x.hookCompleted)).toEqual([]);
+  // Every peer published its metrics at the end: all nine voters healthy, so the margin over quorum 5 is 4 everywhere.
+  expect(Object.keys(r.metrics).sort()).toEqual(Array.from({ length: 9 }, (_, i) => `peer-${i}`).sort());
+  expect(lowest(r.metrics, 'QuorumMargin')).toBe(4);
+  expect(Object.values(r.metrics).map((m) => m.MemberListAgrees)).toEqual(Array(9).fill(1));
+  // Each peer's own figures come from its etcd's /metrics, read by the peer's name through the zone's resolver.
+  expect(Object.values(r.metrics).filter((m) => !(m.DbSizeBytes > 0 && m.WalFsyncP99Ms !== undefined))).toEqual([]);
   // Every peer's snapshot timer fired: only the leader took one, of all nine members.
   expect(r.snapshot).toMatchObject({ taken: 1, skipped: 8, members: 9 });
   expect(r.snapshot.revision).toBeGreaterThan(r.acked);
@@ -65,6 +76,7 @@ function leftovers(dir: string): string[] {
   if (sh('losetup', ['-n', '-O', 'BACK-FILE']).includes(dir)) found.push('loop devices');
   if (readFileSync('/proc/self/mountinfo', 'utf8').includes(dir)) found.push('mounts');
   if (sh('ps', ['-eo', 'args']).split('\n').some((l) => l.startsWith('etcd ') && l.includes(dir))) found.push('etcd processes');
+  if (existsSync('/sys/fs/cgroup/blkio') && readdirSync('/sys/fs/cgroup/blkio').some((e) => e.startsWith('etcdsim-'))) found.push('blkio throttle groups');
   if (existsSync('/run/etcdsim-runs.json') || existsSync('/run/etcdsim-ip-forward-before')) found.push('run registry or saved ip_forward');
   return found;
 }
@@ -193,5 +205,21 @@ describeWithRoot(`local cluster scenarios (9 peers, 3 zones), on etcd ${etcd34.e
     expect(leftovers(dir)).toEqual([]);
     expectRanOn(r, etcd34.etcd!);
     expectHealedWithoutLoss(r, [0, 1, 3, 6]);
+  }, 300_000);
+});
+
+describeWithRoot(`local cluster: a slow disk (9 peers, 3 zones), on etcd ${etcd35.etcd?.version ?? '3.5'}`, why ?? etcd35.why ?? blkioWhy, () => {
+  const progress = scenarioHooks();
+
+  test('slow-disk: one volume takes 10 writes/s; that peer\'s WAL fsync p99 crosses the alarm threshold while nothing is lost', async () => {
+    const dir = join(tmpdir(), 'etcdsim-test', 'slow-disk');
+    const r = await runScenario('slow-disk', { peers: 9, zones: 3, dir, progress, etcd: etcd35.etcd! });
+    expect(leftovers(dir)).toEqual([]);
+    expectRanOn(r, etcd35.etcd!);
+    expectHealedWithoutLoss(r, []);
+    // The metric the alarm reads, as the peers published it over the slow time: the slowed peer is the slowest, past the threshold.
+    const slowest = highest(r.metricsDuringFailure!, 'WalFsyncP99Ms');
+    expect(slowest?.peer).toBe('peer-8');
+    expect(slowest!.value).toBeGreaterThan(WAL_FSYNC_ALARM_MS);
   }, 300_000);
 });
