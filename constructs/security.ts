@@ -15,6 +15,7 @@ import {
   CLUSTER_TAG_KEY,
   ETCD_CLIENT_PORT,
   ETCD_PEER_PORT,
+  FORMATTED_TAG_KEY,
   PEER_INDEX_TAG_KEY,
   autoScalingGroupNamePattern,
   peerIndices,
@@ -246,7 +247,7 @@ export class EtcdSecurity extends Construct {
       new IamRolePolicy(this, `${name}-own-volume`, {
         name: 'etcd-own-volume',
         role: role.id,
-        policy: JSON.stringify({ Version: '2012-10-17', Statement: [ownVolumeStatement(p, props.clusterName, i)] }),
+        policy: JSON.stringify({ Version: '2012-10-17', Statement: ownVolumeStatements(p, props.clusterName, i) }),
       });
       new IamRolePolicyAttachment(this, `${name}-shared-policy`, { role: role.name, policyArn: this.sharedPolicy.arn });
       this.instanceRoles.push(role);
@@ -267,11 +268,31 @@ export function ownVolumeStatement(partition: string, clusterName: string, peerI
     Effect: 'Allow',
     Action: ['ec2:AttachVolume', 'ec2:DetachVolume'],
     Resource: [`arn:${partition}:ec2:*:*:volume/*`, `arn:${partition}:ec2:*:*:instance/*`],
-    Condition: {
-      StringEquals: { [`aws:ResourceTag/${CLUSTER_TAG_KEY}`]: clusterName, [`aws:ResourceTag/${PEER_INDEX_TAG_KEY}`]: String(peerIndex) },
-    },
+    Condition: { StringEquals: ownTags(clusterName, peerIndex) },
   };
 }
+
+/**
+ * Peer i's own rights: attach and detach its volume, and record on it, in the
+ * `etcd-cluster:formatted-at` tag and no other key, that its filesystem was created.
+ */
+export function ownVolumeStatements(partition: string, clusterName: string, peerIndex: number): object[] {
+  return [
+    ownVolumeStatement(partition, clusterName, peerIndex),
+    {
+      Sid: 'RecordOwnVolumeFormatted',
+      Effect: 'Allow',
+      Action: ['ec2:CreateTags'],
+      Resource: `arn:${partition}:ec2:*:*:volume/*`,
+      Condition: { StringEquals: ownTags(clusterName, peerIndex), 'ForAllValues:StringEquals': { 'aws:TagKeys': [FORMATTED_TAG_KEY] } },
+    },
+  ];
+}
+
+const ownTags = (clusterName: string, peerIndex: number) => ({
+  [`aws:ResourceTag/${CLUSTER_TAG_KEY}`]: clusterName,
+  [`aws:ResourceTag/${PEER_INDEX_TAG_KEY}`]: String(peerIndex),
+});
 
 /**
  * Snapshots and peers' volume reports: written and read under their two

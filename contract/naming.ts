@@ -27,6 +27,14 @@ export const PEER_INDEX_TAG_KEY = 'etcd-cluster:peer-index';
 /** Instance tag in every launch template while `rolling.generation` is above 0: raising it rolls every peer. */
 export const ROLL_GENERATION_TAG_KEY = 'etcd-cluster:roll-generation';
 
+/**
+ * Tag the agent puts on a peer's volume right after it creates the volume's
+ * filesystem (value: when). A volume carrying it is never formatted again:
+ * if its filesystem is gone, it was wiped or damaged, not new. The peer's role
+ * may set this tag key, and no other, on its own volume only.
+ */
+export const FORMATTED_TAG_KEY = 'etcd-cluster:formatted-at';
+
 /** Filesystem label the agent gives a volume it formats (ext4 labels hold 16 bytes). */
 export function volumeLabel(peerIndex: number): string {
   return `etcd-${peerIndex}`;

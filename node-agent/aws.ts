@@ -4,13 +4,13 @@
  * Thin: the attach rules live in decisions.ts.
  */
 import { AutoScalingClient, DescribeAutoScalingInstancesCommand } from '@aws-sdk/client-auto-scaling';
-import { AttachVolumeCommand, DescribeInstancesCommand, DescribeVolumesCommand, DetachVolumeCommand, EC2Client, Volume } from '@aws-sdk/client-ec2';
-import { autoScalingGroupName, CLUSTER_TAG_KEY, PEER_INDEX_TAG_KEY } from '../contract/naming';
+import { AttachVolumeCommand, CreateTagsCommand, DescribeInstancesCommand, DescribeVolumesCommand, DetachVolumeCommand, EC2Client, Volume } from '@aws-sdk/client-ec2';
+import { autoScalingGroupName, CLUSTER_TAG_KEY, FORMATTED_TAG_KEY, PEER_INDEX_TAG_KEY } from '../contract/naming';
 import type { Logger } from '../runtime/log';
 import { AWS_RETRY, done, jitteredBackoff, notYet, pollUntil, RetryOptions, SDK_CLIENT_CONFIG, sleep, withRetry } from '../runtime/retry';
 import type { AgentConfig } from '../contract/agent-config';
 import { choosePeerVolume, decideAttachStep, OwnerView, VolumeView } from './decisions';
-import type { AttachedVolume, Identity, VolumeProvider } from './ports';
+import type { AttachedVolume, FormatRecord, Identity, VolumeProvider } from './ports';
 import { pathExists } from './system';
 
 /** Device name requested at attach; Nitro instances expose the volume as NVMe regardless. */
@@ -200,6 +200,22 @@ export class AwsVolumeProvider implements VolumeProvider {
 
     const device = await this.waitForDevice(volumeId, log);
     return { volumeId, device };
+  }
+
+  /** The volume's `etcd-cluster:formatted-at` tag: read from EC2 each time (never from a cached describe), written with CreateTags. */
+  formatRecord(volume: AttachedVolume): FormatRecord {
+    const volumeId = volume.volumeId;
+    return {
+      where: `the tag ${FORMATTED_TAG_KEY} on ${volumeId}`,
+      read: async () => {
+        const described = await this.describeVolume(volumeId);
+        if (!described) throw new Error(`volume ${volumeId} cannot be described; cannot tell whether it was formatted before`);
+        return described.Tags?.find((t) => t.Key === FORMATTED_TAG_KEY)?.Value;
+      },
+      write: async (at) => {
+        await this.call(() => this.ec2.send(new CreateTagsCommand({ Resources: [volumeId], Tags: [{ Key: FORMATTED_TAG_KEY, Value: at.toISOString() }] })));
+      },
+    };
   }
 
   private async describeVolume(volumeId: string): Promise<Volume | undefined> {

@@ -59,6 +59,7 @@ export async function boot(config: AgentConfig, deps: BootDeps): Promise<BootRep
       fsType: config.fsType,
       owner: config.etcdUser,
       identity: { clusterName: config.clusterName, clusterToken: config.clusterToken, peerIndex: config.peerIndex },
+      formatRecord: deps.volumes.formatRecord(attached),
     },
     log,
   );

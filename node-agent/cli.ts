@@ -24,7 +24,7 @@ import { EtcdctlMembership, etcdctlPrefix } from './etcdctl';
 import { issueCertificate } from './pki';
 import type { BackupStore, CaStore, MetricsSink, PeerStatusStore } from './ports';
 import { DirectoryPeerStatusStore, publishPeerStatus, S3PeerStatusStore } from './peer-status';
-import { LocalVolumeProvider } from './local';
+import { fileFormatRecord, LocalVolumeProvider, loopBackingFile } from './local';
 import { promoteSelf } from './learner';
 import { CloudWatchMetricsSink, collectMetrics, publishMetrics } from './metrics-collect';
 import { logOutcome, verifyBackupIfOurTurn } from './verify-backup';
@@ -222,7 +222,10 @@ const HANDLERS: Record<AgentCommand, Handler> = {
     const fsType = flags['fs-type'] ?? 'ext4';
     if (fsType !== 'ext4' && fsType !== 'xfs') throw new UsageError(`--fs-type must be ext4 or xfs, got ${fsType}`);
     const identity = { clusterName: flags.cluster, clusterToken: flags['cluster-token'] ?? clusterToken(flags.cluster), peerIndex: Number(flags['peer-index']) };
-    const result = await prepareVolume({ device: flags.device, mountPoint: flags['mount-point'], fsType, owner: flags.owner, identity }, log);
+    // A loop device's file has its format record beside it, as the local cluster keeps it.
+    const backing = await loopBackingFile(flags.device);
+    const formatRecord = backing ? fileFormatRecord(backing) : undefined;
+    const result = await prepareVolume({ device: flags.device, mountPoint: flags['mount-point'], fsType, owner: flags.owner, identity, formatRecord }, log);
     log.info('volume ready', { device: flags.device, mountPoint: flags['mount-point'], ...result });
     return 0;
   },

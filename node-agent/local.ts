@@ -8,8 +8,8 @@ import { resolve } from 'path';
 import type { Logger } from '../runtime/log';
 import type { AgentConfig } from '../contract/agent-config';
 import { decideAttachStep, VolumeView } from './decisions';
-import type { AttachedVolume, Identity, VolumeProvider } from './ports';
-import { attachLoopDevice, deviceNumberOf, loopDevicesOf, readMountTable } from './system';
+import type { AttachedVolume, FormatRecord, Identity, VolumeProvider } from './ports';
+import { attachLoopDevice, deviceNumberOf, loopDevicesOf, readMountTable, writeFileAtomically } from './system';
 import { promises as fs } from 'fs';
 import { done, jitteredBackoff, notYet, pollUntil, sleep as pause } from '../runtime/retry';
 
@@ -69,6 +69,10 @@ export class LocalVolumeProvider implements VolumeProvider {
     );
   }
 
+  formatRecord(volume: AttachedVolume): FormatRecord {
+    return fileFormatRecord(volume.volumeId);
+  }
+
   /** The file's loop devices and where they are mounted, as a volume view. */
   private async view(file: string, identity: Identity): Promise<{ volume: VolumeView; loop?: string }> {
     const loops = await loopDevicesOf(file);
@@ -88,4 +92,34 @@ export class LocalVolumeProvider implements VolumeProvider {
     }
     return { volume: { volumeId: file, zone: 'local', state: 'available', attachments: [] } };
   }
+}
+
+/** Beside a volume file, the local stand-in for its `etcd-cluster:formatted-at` tag: it goes when the volume does. */
+export function formatRecordFileOf(volumeFile: string): string {
+  return `${volumeFile}.formatted-at`;
+}
+
+/** The format record of a volume file (see {@link formatRecordFileOf}). */
+export function fileFormatRecord(volumeFile: string): FormatRecord {
+  const file = formatRecordFileOf(resolve(volumeFile));
+  return {
+    where: `the file ${file}`,
+    read: async () => {
+      try {
+        return (await fs.readFile(file, 'utf8')).trim();
+      } catch (error) {
+        if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+        throw error;
+      }
+    },
+    write: async (at) => writeFileAtomically(file, at.toISOString() + '\n', 0o644),
+  };
+}
+
+/** The file behind a loop device (`/sys/block/loopN/loop/backing_file`); `undefined` for any other device. */
+export async function loopBackingFile(device: string): Promise<string | undefined> {
+  const name = /^\/dev\/(loop\d+)$/.exec(await fs.realpath(device).catch(() => device))?.[1];
+  if (!name) return undefined;
+  const text = await fs.readFile(`/sys/block/${name}/loop/backing_file`, 'utf8').catch(() => undefined);
+  return text?.trim() || undefined;
 }

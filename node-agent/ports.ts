@@ -27,11 +27,26 @@ export interface AttachedVolume {
   readonly device: string;
 }
 
+/**
+ * Where the agent records, outside the volume, that it created the volume's
+ * filesystem: the volume's `etcd-cluster:formatted-at` tag on AWS, a file
+ * beside the volume's file locally.
+ */
+export interface FormatRecord {
+  /** Names the record for an operator (the tag on vol-…, the file …). */
+  readonly where: string;
+  /** When the filesystem was created, or `undefined` if the agent never recorded it. */
+  read(): Promise<string | undefined>;
+  write(at: Date): Promise<void>;
+}
+
 /** Finds and attaches this peer's volume (EBS or a loop device). */
 export interface VolumeProvider {
   identify(): Promise<Identity>;
   /** Returns once the volume is attached here and its device node exists; throws with the reason at the deadline. */
   attachPeerVolume(identity: Identity, log: Logger): Promise<AttachedVolume>;
+  /** The attached volume's format record. */
+  formatRecord(volume: AttachedVolume): FormatRecord;
 }
 
 /** DNS lookups (the system resolver in both modes). */

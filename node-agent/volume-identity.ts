@@ -80,6 +80,23 @@ export function decideBlank(read: BlankRead, device: string): BlankStep {
   return { action: 'format' };
 }
 
+/**
+ * A device with no signature that the agent recorded formatting (`formattedAt`,
+ * kept outside the volume: an EBS tag, or a file beside a loop device's file)
+ * lost its filesystem: it was wiped or damaged, never new. Refuse it whatever
+ * its bytes read; `where` names the record an operator would remove.
+ */
+export function decideFormatRecord(formattedAt: string | undefined, device: string, where: string): BlankStep {
+  if (formattedAt === undefined) return { action: 'format' };
+  return {
+    action: 'refuse',
+    reason:
+      `${device} has no filesystem, but the agent created one on this volume at ${formattedAt} (${where}): ` +
+      'its filesystem was wiped or damaged; not formatting it. Restore the volume from a snapshot, or, if its data is not needed, ' +
+      `replace it with a new volume (or remove ${where}), then boot again`,
+  };
+}
+
 /** Who a volume belongs to: the cluster (by name and token) and the peer. */
 export interface VolumeOwner {
   readonly clusterName: string;

@@ -21,7 +21,8 @@ import {
   readMountTable,
   withReadOnlyMount,
 } from './system';
-import { blankReadPlan, BlankRead, decideBlank, decideVolumeIdentity, FoundIdentity, MarkerRead, parseVolumeMarker, renderVolumeMarker, VolumeOwner } from './volume-identity';
+import type { FormatRecord } from './ports';
+import { blankReadPlan, BlankRead, decideBlank, decideFormatRecord, decideVolumeIdentity, FoundIdentity, MarkerRead, parseVolumeMarker, renderVolumeMarker, VolumeOwner } from './volume-identity';
 
 /** Inputs of {@link prepareVolume}. */
 export interface PrepareVolumeInput {
@@ -32,6 +33,8 @@ export interface PrepareVolumeInput {
   readonly owner?: string;
   /** Whose volume this must be; a filesystem this call creates is labelled and marked for it. */
   readonly identity: VolumeOwner;
+  /** Where the volume's "formatted" record lives outside it; without one (a bare device), only the volume itself is checked. */
+  readonly formatRecord?: FormatRecord;
 }
 
 /** What {@link prepareVolume} did. */
@@ -63,6 +66,13 @@ export async function prepareVolume(input: PrepareVolumeInput, log: Logger): Pro
     const decision = decideFilesystem(probe, fsType, device);
     if (decision.action === 'refuse') throw new VolumeRefusal(decision.reason);
     if (decision.action === 'format') {
+      // A volume this agent formatted before is never new, whatever it reads like now.
+      const record = input.formatRecord;
+      if (record) {
+        const formattedAt = await step(log, 'read-format-record', () => record.read(), (at) => ({ where: record.where, formattedAt: at ?? null }));
+        const recorded = decideFormatRecord(formattedAt, device, record.where);
+        if (recorded.action === 'refuse') throw new VolumeRefusal(recorded.reason);
+      }
       // No signature is not enough: a wiped signature or an overwritten start leaves the data behind it.
       const read = await step(log, 'check-blank', () => readBlank(device), (r) => ({ device, ...r }));
       const blank = decideBlank(read, device);
@@ -73,6 +83,7 @@ export async function prepareVolume(input: PrepareVolumeInput, log: Logger): Pro
       const label = volumeLabel(identity.peerIndex);
       await step(log, 'create-filesystem', () => createFilesystem(device, fsType, label), () => ({ device, fsType, label }));
       formatted = true;
+      if (record) await step(log, 'record-formatted', () => record.write(new Date()), () => ({ where: record.where }));
     } else {
       // Whose filesystem this is, read before anything writes to it (a read-only mount without journal replay).
       const label = probe.kind === 'filesystem' ? probe.label : undefined;
@@ -93,6 +104,10 @@ export async function prepareVolume(input: PrepareVolumeInput, log: Logger): Pro
   const after = decideMount(await readMountTable(), { path: device, deviceNumber }, mountPoint);
   if (after.action !== 'already-mounted') {
     throw new AgentRefusal(`after mounting, ${mountPoint} is not mounted from ${device}: ${after.action === 'refuse' ? after.reason : 'no mount found'}`);
+  }
+  // A filesystem of this peer found without a record (from before records, or the record failed after mkfs): record it now.
+  if (!formatted && input.formatRecord && (await input.formatRecord.read()) === undefined) {
+    await step(log, 'record-formatted', () => input.formatRecord!.write(new Date()), () => ({ where: input.formatRecord!.where, backfilled: true }));
   }
   if (formatted || adopt) {
     await step(log, 'write-marker', () => writeVolumeMarker(mountPoint, identity), () => ({ mountPoint, ...identity, adopted: adopt }));

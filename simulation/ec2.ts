@@ -9,6 +9,7 @@ import { promises as fs } from 'fs';
 import { join } from 'path';
 import { peerName } from '../contract/naming';
 import { readMountTable, run, runChecked } from '../node-agent/system';
+import { formatRecordFileOf } from '../node-agent/local';
 import { createHost, destroyHost, Host, PREFIX, Zone } from './net';
 
 export class LocalEc2 {
@@ -48,6 +49,8 @@ export class LocalEc2 {
   /** The volume is gone; the next instance gets a new, empty one (as after restoring the stack's volume resource). */
   async loseVolume(peerIndex: number): Promise<void> {
     await fs.rm(this.volumeFile(peerIndex), { force: true });
+    // Its tags go with it: the new volume was never formatted.
+    await fs.rm(formatRecordFileOf(this.volumeFile(peerIndex)), { force: true });
     await this.createVolume(peerIndex);
   }
 

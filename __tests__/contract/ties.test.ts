@@ -14,6 +14,8 @@ import { updaterSettingsFromEnv } from '../../contract/updater-settings';
 import { rollerSettingsFromEnv } from '../../contract/roller-settings';
 import { classifyEvent } from '../../lambda/events';
 import { main } from '../../node-agent/cli';
+import { AwsVolumeProvider } from '../../node-agent/aws';
+import type { EC2Client } from '@aws-sdk/client-ec2';
 import { renderEtcdConfig } from '../../node-agent/etcd-config';
 import { decodeUserData } from '../policy/rules';
 import { synthCluster } from '../helpers/synth';
@@ -137,6 +139,21 @@ describe('the contract between synth, event and boot time', () => {
     for (const group of groups) {
       const terminate = (group.initial_lifecycle_hook ?? []).filter((h: { lifecycle_transition: string }) => h.lifecycle_transition === TERMINATE_TRANSITION);
       expect(terminate.map((h: { name: string }) => h.name)).toEqual([TERMINATE_HOOK_NAME]);
+    }
+  });
+
+  test("the one tag key each peer's role may set, on its own volume, is the key the agent records formatting in", async () => {
+    const sent: { Resources?: string[]; Tags?: { Key?: string }[] }[] = [];
+    const ec2 = { send: async (command: { input: (typeof sent)[number] }) => void sent.push(command.input) } as unknown as EC2Client;
+    const config = parseAgentConfig({ mode: 'aws', region: 'us-east-1', clusterName: 'test', domain: 'test.etcd.internal', peerIndex: 0, peerCount: 9, dataDir: '/var/lib/etcd', clusterToken: 'test-etcd' });
+    await new AwsVolumeProvider(config, { ec2 }).formatRecord({ volumeId: 'vol-1', device: '/dev/nvme1n1' }).write(new Date());
+    const written = sent.flatMap((input) => input.Tags ?? []).map((t) => t.Key);
+    expect(written).toHaveLength(1);
+    const own = Object.values(stack.resources('aws_iam_role_policy')).filter((p) => p.name === 'etcd-own-volume');
+    expect(own).toHaveLength(9);
+    for (const p of own) {
+      const tagging = JSON.parse(p.policy).Statement.filter((st: { Action: string[] }) => st.Action.includes('ec2:CreateTags'));
+      expect(tagging.map((st: { Condition: Record<string, Record<string, string[]>> }) => st.Condition['ForAllValues:StringEquals']['aws:TagKeys'])).toEqual([written]);
     }
   });
 

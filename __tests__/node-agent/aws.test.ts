@@ -1,6 +1,6 @@
 import { mockClient } from 'aws-sdk-client-mock';
 import { AutoScalingClient, DescribeAutoScalingInstancesCommand } from '@aws-sdk/client-auto-scaling';
-import { AttachVolumeCommand, DescribeInstancesCommand, DescribeVolumesCommand, DetachVolumeCommand, EC2Client } from '@aws-sdk/client-ec2';
+import { AttachVolumeCommand, CreateTagsCommand, DescribeInstancesCommand, DescribeVolumesCommand, DetachVolumeCommand, EC2Client } from '@aws-sdk/client-ec2';
 import { AwsVolumeProvider, deviceCandidates, InstanceMetadata } from '../../node-agent/aws';
 import { parseAgentConfig } from '../../contract/agent-config';
 import { memoryLogger } from '../../runtime/log';
@@ -184,6 +184,29 @@ describe('node agent on AWS (mocked SDK)', () => {
     await expect(provider([]).p.attachPeerVolume(self, memoryLogger())).rejects.toThrow(
       'volume vol-0abc is attached but none of /dev/disk/by-id/nvme-Amazon_Elastic_Block_Store_vol0abc, /dev/xvdf, /dev/sdf appeared within 10s',
     );
+  });
+});
+
+describe('the volume\'s format record: its etcd-cluster:formatted-at tag (mocked SDK)', () => {
+  const attached = { volumeId: 'vol-0abc', device: nvme };
+  test('read from EC2 by the volume id: the tag\'s value, or none', async () => {
+    ec2.on(DescribeVolumesCommand, { VolumeIds: ['vol-0abc'] }).resolvesOnce({ Volumes: [{ ...volume([]), Tags: [{ Key: 'etcd-cluster:formatted-at', Value: '2026-12-01T00:00:00.000Z' }] }] })
+      .resolvesOnce({ Volumes: [{ ...volume([]), Tags: [{ Key: 'etcd-cluster:peer-index', Value: '3' }] }] });
+    const record = provider().p.formatRecord(attached);
+    expect(record.where).toBe('the tag etcd-cluster:formatted-at on vol-0abc');
+    await expect(record.read()).resolves.toBe('2026-12-01T00:00:00.000Z');
+    await expect(record.read()).resolves.toBeUndefined();
+  });
+  test('a volume EC2 cannot describe is an error, never "not formatted"', async () => {
+    ec2.on(DescribeVolumesCommand).rejects(Object.assign(new Error('gone'), { name: 'InvalidVolume.NotFound' }));
+    await expect(provider().p.formatRecord(attached).read()).rejects.toThrow('volume vol-0abc cannot be described; cannot tell whether it was formatted before');
+  });
+  test('written with CreateTags on this volume only, under the one key, throttling retried', async () => {
+    ec2.on(CreateTagsCommand).rejectsOnce(Object.assign(new Error('slow down'), { name: 'RequestLimitExceeded', $metadata: { httpStatusCode: 503 } })).resolves({});
+    await provider().p.formatRecord(attached).write(new Date('2026-12-04T03:00:00Z'));
+    const calls = ec2.commandCalls(CreateTagsCommand);
+    expect(calls).toHaveLength(2);
+    expect(calls[1].args[0].input).toEqual({ Resources: ['vol-0abc'], Tags: [{ Key: 'etcd-cluster:formatted-at', Value: '2026-12-04T03:00:00.000Z' }] });
   });
 });
 

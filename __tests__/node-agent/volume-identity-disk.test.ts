@@ -5,6 +5,12 @@
  * refusal leaves the backing file byte-for-byte as it was.
  */
 import { execFileSync, spawnSync } from 'child_process';
+import { mockClient } from 'aws-sdk-client-mock';
+import { CreateTagsCommand, DescribeVolumesCommand, EC2Client } from '@aws-sdk/client-ec2';
+import { AwsVolumeProvider } from '../../node-agent/aws';
+import { parseAgentConfig } from '../../contract/agent-config';
+import { fileFormatRecord, formatRecordFileOf } from '../../node-agent/local';
+import type { FormatRecord } from '../../node-agent/ports';
 import { createHash } from 'crypto';
 import { closeSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync, writeSync } from 'fs';
 import { tmpdir } from 'os';
@@ -39,7 +45,9 @@ describeWithRoot('the volume\'s identity on real loop devices', loopDeviceUnavai
     sh('sync', []);
     return createHash('sha256').update(readFileSync(file)).digest('hex');
   };
-  const prepare = (device: string, identity: VolumeOwner, log = memoryLogger()) => prepareVolume({ device, mountPoint: mountPoint(), fsType: 'ext4', owner: 'root', identity }, log);
+  const prepare = (device: string, identity: VolumeOwner, log = memoryLogger(), formatRecord?: FormatRecord) =>
+    prepareVolume({ device, mountPoint: mountPoint(), fsType: 'ext4', owner: 'root', identity, formatRecord }, log);
+  const steps = (log: ReturnType<typeof memoryLogger>) => log.lines.map((l) => l.step).filter(Boolean);
 
   /** A volume the agent prepared for `owner`, on which etcd wrote its member dir; unmounted again, its loop device kept. */
   async function usedVolume(name: string, owner: VolumeOwner): Promise<{ file: string; loop: string }> {
@@ -144,6 +152,72 @@ describeWithRoot('the volume\'s identity on real loop devices', loopDeviceUnavai
     sh('umount', [old]);
     expect(await prepare(loop, prod(4))).toEqual({ formatted: false, alreadyMounted: false, adopted: true, dataDir: 'member' });
     expect(JSON.parse(readFileSync(join(mountPoint(), VOLUME_MARKER_FILE), 'utf8'))).toMatchObject(prod(4));
+  });
+
+  describe('formatted once, never again: the record outside the volume', () => {
+    test('local: a blank volume file is formatted, then recorded beside it; a second run only reads the record', async () => {
+      const file = volumeFile('recorded.img');
+      const loop = attach(file);
+      const log = memoryLogger();
+      await prepare(loop, prod(4), log, fileFormatRecord(file));
+      expect(steps(log)).toEqual(['probe-filesystem', 'read-format-record', 'check-blank', 'create-filesystem', 'record-formatted', 'mount', 'write-marker', 'own-data-dir']);
+      expect(readFileSync(formatRecordFileOf(file), 'utf8')).toMatch(/^\d{4}-\d\d-\d\dT.*Z\n$/);
+    });
+
+    test('local: a volume recorded as formatted that reads as blank is refused, untouched: its filesystem was wiped, not new', async () => {
+      const file = volumeFile('wiped-whole.img');
+      writeFileSync(formatRecordFileOf(file), '2026-12-01T00:00:00.000Z\n');
+      const loop = attach(file);
+      const before = sha(file);
+      const attempt = prepare(loop, prod(4), memoryLogger(), fileFormatRecord(file));
+      await expect(attempt).rejects.toThrow(VolumeRefusal);
+      await expect(attempt).rejects.toThrow(`has no filesystem, but the agent created one on this volume at 2026-12-01T00:00:00.000Z (the file ${formatRecordFileOf(file)})`);
+      expect(sha(file)).toBe(before);
+      expect(spawnSync('blkid', ['-p', loop]).status).toBe(2);
+    });
+
+    test('local: a volume of this peer with no record (from before records) gets one', async () => {
+      const { file, loop } = await usedVolume('unrecorded.img', prod(4));
+      const log = memoryLogger();
+      await prepare(loop, prod(4), log, fileFormatRecord(file));
+      expect(log.lines).toContainEqual(expect.objectContaining({ step: 'record-formatted', backfilled: true }));
+      expect(readFileSync(formatRecordFileOf(file), 'utf8')).toMatch(/Z\n$/);
+    });
+
+    describe('AWS (mocked EC2): the etcd-cluster:formatted-at tag', () => {
+      const ec2 = mockClient(EC2Client);
+      const config = parseAgentConfig({ mode: 'aws', clusterName: 'prod', domain: 'prod.internal', peerIndex: 4, peerCount: 5, dataDir: '/var/lib/etcd', clusterToken: 'prod-etcd' });
+      const awsRecord = () => new AwsVolumeProvider(config, { ec2: ec2 as unknown as EC2Client, sleep: async () => undefined }).formatRecord({ volumeId: 'vol-4', device: '/dev/loop' });
+      const described = (tags: { Key: string; Value: string }[]) => ({ Volumes: [{ VolumeId: 'vol-4', State: 'in-use' as const, Tags: tags }] });
+      beforeEach(() => ec2.reset());
+      afterAll(() => ec2.restore());
+
+      test('read before mkfs, written after it', async () => {
+        ec2.on(DescribeVolumesCommand).resolves(described([{ Key: 'etcd-cluster:peer-index', Value: '4' }]));
+        ec2.on(CreateTagsCommand).resolves({});
+        const loop = attach(volumeFile('ebs.img'));
+        const log = memoryLogger();
+        await prepare(loop, prod(4), log, awsRecord());
+        const order = steps(log);
+        expect(order.indexOf('read-format-record')).toBeLessThan(order.indexOf('create-filesystem'));
+        expect(order.indexOf('record-formatted')).toBe(order.indexOf('create-filesystem') + 1);
+        expect(ec2.commandCalls(CreateTagsCommand).map((c) => c.args[0].input)).toEqual([
+          { Resources: ['vol-4'], Tags: [{ Key: 'etcd-cluster:formatted-at', Value: expect.stringMatching(/Z$/) }] },
+        ]);
+      });
+
+      test('a tagged volume with no filesystem is refused: no mkfs, no tag written, the device untouched', async () => {
+        ec2.on(DescribeVolumesCommand).resolves(described([{ Key: 'etcd-cluster:formatted-at', Value: '2026-11-30T12:00:00.000Z' }]));
+        const file = volumeFile('ebs-wiped.img');
+        const loop = attach(file);
+        const before = sha(file);
+        await expect(prepare(loop, prod(4), memoryLogger(), awsRecord())).rejects.toThrow(
+          'has no filesystem, but the agent created one on this volume at 2026-11-30T12:00:00.000Z (the tag etcd-cluster:formatted-at on vol-4)',
+        );
+        expect(ec2.commandCalls(CreateTagsCommand)).toHaveLength(0);
+        expect(sha(file)).toBe(before);
+      });
+    });
   });
 
   describe('a large sparse device (20 GiB), within the stated sampling rule', () => {

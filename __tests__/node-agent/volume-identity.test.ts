@@ -7,6 +7,7 @@ import {
   BLANK_CHECK,
   blankReadPlan,
   decideBlank,
+  decideFormatRecord,
   decideVolumeIdentity,
   FoundIdentity,
   MarkerRead,
@@ -61,6 +62,20 @@ describe('blank check: the verdict', () => {
   ])('%s → %s', (_row, found, action, reason) => {
     const step = decideBlank(found, '/dev/loop7');
     expect(step).toEqual(reason ? { action, reason: expect.stringContaining(reason) } : { action });
+  });
+});
+
+describe('blank check: a volume recorded as formatted', () => {
+  test('never recorded: may go on to the blank check', () => {
+    expect(decideFormatRecord(undefined, '/dev/nvme1n1', 'the tag etcd-cluster:formatted-at on vol-1')).toEqual({ action: 'format' });
+  });
+  test('recorded: refused whatever its bytes read, naming when and the record', () => {
+    expect(decideFormatRecord('2026-12-01T00:00:00.000Z', '/dev/nvme1n1', 'the tag etcd-cluster:formatted-at on vol-1')).toEqual({
+      action: 'refuse',
+      reason: expect.stringContaining(
+        '/dev/nvme1n1 has no filesystem, but the agent created one on this volume at 2026-12-01T00:00:00.000Z (the tag etcd-cluster:formatted-at on vol-1): its filesystem was wiped or damaged; not formatting it',
+      ),
+    });
   });
 });
 

@@ -51,6 +51,16 @@ describe('security policy of the synthesized stack', () => {
     ],
     [
       'eachPeerAttachesOnlyItsOwnVolume',
+      'any tag key on its own volume (it could rewrite its peer index)',
+      (s) =>
+        new IamRolePolicy(s, 'any-tag', {
+          role: s.cluster.security.instanceRoles[2].id,
+          policy: JSON.stringify({ Version: '2012-10-17', Statement: [{ Sid: 'AnyTag', Effect: 'Allow', Action: 'ec2:CreateTags', Resource: 'arn:aws:ec2:*:*:volume/*', Condition: { StringEquals: { 'aws:ResourceTag/etcd-cluster:name': 'test', 'aws:ResourceTag/etcd-cluster:peer-index': '2' } } }] }),
+        }),
+      /\(peer 2\) may set tag keys other than etcd-cluster:formatted-at through aws_iam_role_policy\.any-tag \(AnyTag\)/,
+    ],
+    [
+      'eachPeerAttachesOnlyItsOwnVolume',
       'ec2:* in the shared policy',
       (s) => s.cluster.security.sharedPolicy.addOverride('policy', JSON.stringify({ Version: '2012-10-17', Statement: [{ Effect: 'Allow', Action: 'ec2:*', Resource: 'arn:aws:ec2:*:*:volume/*' }] })),
       /\(peer 0\) may attach or detach volumes other than its own through aws_iam_policy\.etcd_security_peer-policy_\w+ \(a statement: "no condition"\)/,

@@ -5,7 +5,7 @@
  */
 import { parseAgentConfig } from '../../contract/agent-config';
 import { renderEtcdConfig } from '../../node-agent/etcd-config';
-import { CLUSTER_TAG_KEY, PEER_INDEX_TAG_KEY } from '../../contract/naming';
+import { CLUSTER_TAG_KEY, FORMATTED_TAG_KEY, PEER_INDEX_TAG_KEY } from '../../contract/naming';
 
 type Json = Record<string, any>;
 const resources = (tf: Json, type: string): [string, Json][] => Object.entries(tf.resource?.[type] ?? {});
@@ -188,7 +188,7 @@ export function etcdTlsConfigured(tf: Json): string[] {
 }
 
 const matchesAction = (pattern: string, action: string) => new RegExp(`^${pattern.replace(/[.+?^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*')}$`, 'i').test(action);
-const VOLUME_ACTIONS = ['ec2:AttachVolume', 'ec2:DetachVolume'];
+const VOLUME_ACTIONS = ['ec2:AttachVolume', 'ec2:DetachVolume', 'ec2:CreateTags'];
 const refName = (value: unknown, type: string) => (typeof value === 'string' ? new RegExp(`\\$\\{${type}\\.([\\w-]+)\\.`).exec(value)?.[1] : undefined);
 
 /** Every Allow statement of the inline and attached policies of role `roleName`, with where it comes from. */
@@ -211,9 +211,10 @@ function statementsOfRole(tf: Json, roleName: string): { from: string; st: Json 
 }
 
 /**
- * Each peer's instances can attach and detach only that peer's volume: every statement of the role its launch
- * template runs with that allows ec2:AttachVolume or ec2:DetachVolume is conditioned on the cluster's tag and on
- * the peer-index tag of that very peer.
+ * Each peer's instances can attach, detach and tag only that peer's volume: every statement of the role its
+ * launch template runs with that allows ec2:AttachVolume, ec2:DetachVolume or ec2:CreateTags is conditioned on the
+ * cluster's tag and on the peer-index tag of that very peer (further conditions only narrow an Allow), and
+ * CreateTags is limited to the formatted-at tag key.
  */
 export function eachPeerAttachesOnlyItsOwnVolume(tf: Json): string[] {
   const v: string[] = [];
@@ -231,9 +232,12 @@ export function eachPeerAttachesOnlyItsOwnVolume(tf: Json): string[] {
       const actions: string[] = [st.Action].flat();
       if (!actions.some((a) => VOLUME_ACTIONS.some((va) => matchesAction(a, va)))) continue;
       const equals = st.Condition?.StringEquals ?? {};
-      const keys = Object.keys(st.Condition ?? {});
-      if (equals[`aws:ResourceTag/${PEER_INDEX_TAG_KEY}`] !== peer || equals[`aws:ResourceTag/${CLUSTER_TAG_KEY}`] !== cluster || keys.some((k) => k !== 'StringEquals')) {
+      if (equals[`aws:ResourceTag/${PEER_INDEX_TAG_KEY}`] !== peer || equals[`aws:ResourceTag/${CLUSTER_TAG_KEY}`] !== cluster) {
         v.push(`aws_launch_template.${name} (peer ${peer}) may attach or detach volumes other than its own through ${from} (${st.Sid ?? 'a statement'}: ${JSON.stringify(st.Condition ?? 'no condition')})`);
+      }
+      const tagKeys = st.Condition?.['ForAllValues:StringEquals']?.['aws:TagKeys'];
+      if (actions.some((a) => matchesAction(a, 'ec2:CreateTags')) && JSON.stringify([tagKeys].flat()) !== JSON.stringify([FORMATTED_TAG_KEY])) {
+        v.push(`aws_launch_template.${name} (peer ${peer}) may set tag keys other than ${FORMATTED_TAG_KEY} through ${from} (${st.Sid ?? 'a statement'})`);
       }
     }
   }
