@@ -187,7 +187,7 @@ describeWithRoot('the volume\'s identity on real loop devices', loopDeviceUnavai
     describe('AWS (mocked EC2): the etcd-cluster:formatted-at tag', () => {
       const ec2 = mockClient(EC2Client);
       const config = parseAgentConfig({ mode: 'aws', clusterName: 'prod', domain: 'prod.internal', peerIndex: 4, peerCount: 5, dataDir: '/var/lib/etcd', clusterToken: 'prod-etcd' });
-      const awsRecord = () => new AwsVolumeProvider(config, { ec2: ec2 as unknown as EC2Client, sleep: async () => undefined }).formatRecord({ volumeId: 'vol-4', device: '/dev/loop' });
+      const awsRecord = () => new AwsVolumeProvider(config, { sleep: async () => undefined }).formatRecord({ volumeId: 'vol-4', device: '/dev/loop' });
       const described = (tags: { Key: string; Value: string }[]) => ({ Volumes: [{ VolumeId: 'vol-4', State: 'in-use' as const, Tags: tags }] });
       beforeEach(() => ec2.reset());
       afterAll(() => ec2.restore());
