@@ -7,6 +7,7 @@ import { PrivateBucket } from './private-bucket';
 
 /** Props of {@link EtcdArtifacts}. */
 export interface EtcdArtifactsProps {
+  /** Name of the cluster, in the bucket's name and tags. */
   readonly clusterName: string;
   /**
    * KMS key for the bucket's encryption.
@@ -21,6 +22,7 @@ export interface EtcdArtifactsProps {
  * etcd release mirror under `etcd/`.
  */
 export class EtcdArtifacts extends Construct {
+  /** The artifact bucket. */
   public readonly bucket: S3Bucket;
   /** The bucket with its access block, encryption, versioning and TLS-only policy. */
   public readonly store: PrivateBucket;

@@ -30,7 +30,9 @@ export interface BackupOptions {
 
 /** Props of {@link EtcdBackups}. */
 export interface EtcdBackupsProps extends BackupOptions {
+  /** Name of the cluster, in the bucket's name and tags. */
   readonly clusterName: string;
+  /** KMS key encrypting the snapshots. */
   readonly kmsKeyArn: string;
 }
 
@@ -39,8 +41,11 @@ export interface EtcdBackupsProps extends BackupOptions {
  * keeps every snapshot for a day and the last one of each day for a month.
  */
 export class EtcdBackups extends Construct {
+  /** The snapshot bucket. */
   public readonly bucket: S3Bucket;
+  /** The bucket with its access block, encryption, versioning and TLS-only policy. */
   public readonly store: PrivateBucket;
+  /** Minutes between snapshots. */
   public readonly intervalMinutes: number;
 
   constructor(scope: Construct, id: string, props: EtcdBackupsProps) {

@@ -24,9 +24,13 @@ export const LAMBDA_BUNDLE_OPTIONS = { fileName: 'index.js', target: 'node22', e
 
 /** Props of {@link EtcdDnsUpdater}. */
 export interface EtcdDnsUpdaterProps {
+  /** Name of the cluster; the function is `<clusterName>-etcd-dns-updater`. */
   readonly clusterName: string;
+  /** The cluster's private domain. */
   readonly domain: string;
+  /** Number of peers (records `peer-0` to `peer-<peerCount-1>`). */
   readonly peerCount: number;
+  /** Id of the private hosted zone holding the records. */
   readonly hostedZoneId: string;
   /** ARN of the hosted zone, for the IAM scope. */
   readonly hostedZoneArn: string;
@@ -65,8 +69,11 @@ export interface EtcdDnsUpdaterProps {
  * schedule, with an IAM role scoped to this hosted zone and these groups.
  */
 export class EtcdDnsUpdater extends Construct {
+  /** The updater Lambda. */
   public readonly function: LambdaFunction;
+  /** The EventBridge rule for the cluster groups' launch and terminate events. */
   public readonly eventRule: CloudwatchEventRule;
+  /** The schedule on which the updater reconciles every record. */
   public readonly scheduleRule: CloudwatchEventRule;
   /** The bundled handler as built at synth time. */
   public readonly bundle: Bundle;

@@ -8,6 +8,7 @@ import { CLUSTER_TAG_KEY } from '../contract/naming';
 
 /** Props of {@link EtcdEncryption}. */
 export interface EtcdEncryptionProps {
+  /** Name of the cluster, in the key's alias and tags. */
   readonly clusterName: string;
   /**
    * An existing customer-managed key to use instead of creating one. Its key

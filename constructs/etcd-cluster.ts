@@ -199,13 +199,19 @@ const DEFAULT_ETCD_VERSION = '3.5.33';
  * the DNS updater keeps pointing at the live instances.
  */
 export class EtcdCluster extends Construct {
+  /** The cluster KMS key (or the one `kmsKeyArn` names). */
   public readonly encryption: EtcdEncryption;
+  /** The VPC and subnets the peers run in, created or given. */
   public readonly network: EtcdNetwork;
+  /** The private zone, its SRV records and the peer A records. */
   public readonly dns: EtcdDns;
+  /** Security group, instance roles and profiles, and the CA secret. */
   public readonly security: EtcdSecurity;
+  /** The bucket holding the node agent. */
   public readonly artifacts: EtcdArtifacts;
   /** Snapshot bucket, unless backups are disabled. */
   public readonly backups?: EtcdBackups;
+  /** The Lambda that points `peer-N` records at the live instances. */
   public readonly dnsUpdater: EtcdDnsUpdater;
   /** The roller, unless rolling is off (or backups are). */
   public readonly roller?: EtcdRoller;

@@ -61,6 +61,7 @@ export interface MonitoringOptions {
 
 /** Props of {@link EtcdMonitoring}. */
 export interface EtcdMonitoringProps extends MonitoringOptions {
+  /** Name of the cluster, in alarm and dashboard names. */
   readonly clusterName: string;
   /** The cluster key: the created topic is encrypted with it. */
   readonly kmsKeyArn: string;
@@ -96,6 +97,7 @@ export class EtcdMonitoring extends Construct {
   public readonly alarmTopicArn: string;
   /** The alarms, by id. */
   public readonly alarms: Record<string, CloudwatchMetricAlarm> = {};
+  /** The dashboard, unless turned off. */
   public readonly dashboard?: CloudwatchDashboard;
 
   constructor(scope: Construct, id: string, props: EtcdMonitoringProps) {

@@ -54,18 +54,25 @@ export interface PeerVolumeOptions {
 
 /** Props of {@link EtcdPeer}. */
 export interface EtcdPeerProps {
+  /** Name of the cluster, in names and tags. */
   readonly clusterName: string;
+  /** Index N of the peer (`peer-N`). */
   readonly peerIndex: number;
   /** Availability zone of the peer and its volume. */
   readonly zone: string;
   /** Private subnet in `zone`. */
   readonly subnetId: string;
+  /** Security group of the peers. */
   readonly securityGroupId: string;
+  /** Instance profile of this peer's instances. */
   readonly instanceProfileArn: string;
+  /** AMI of the instances. */
   readonly imageId: string;
+  /** EC2 instance type. */
   readonly instanceType: string;
   /** Boot script (plain text; base64-encoded here). */
   readonly userData: string;
+  /** The volume's size, performance, encryption and retention. See {@link PeerVolumeOptions} for defaults. */
   readonly volume?: PeerVolumeOptions;
   /**
    * Seconds a new instance waits in `Pending:Wait` for the DNS updater before the group continues anyway.
@@ -100,8 +107,11 @@ export interface EtcdPeerProps {
  * the data stay with the name and the volume.
  */
 export class EtcdPeer extends Construct {
+  /** The peer's persistent EBS volume. */
   public readonly volume: EbsVolume;
+  /** The launch template of the peer's instances. */
   public readonly launchTemplate: LaunchTemplate;
+  /** The Auto Scaling group of exactly one instance. */
   public readonly group: AutoscalingGroup;
 
   constructor(scope: Construct, id: string, props: EtcdPeerProps) {

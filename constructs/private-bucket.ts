@@ -8,6 +8,7 @@ import { CLUSTER_TAG_KEY } from '../contract/naming';
 
 /** Props of {@link PrivateBucket}. */
 export interface PrivateBucketProps {
+  /** Name of the cluster, in the bucket's name and tags. */
   readonly clusterName: string;
   /** What the bucket holds, in its name: `<cluster>-etcd-<purpose>-…`. */
   readonly purpose: string;
@@ -17,6 +18,7 @@ export interface PrivateBucketProps {
 
 /** A bucket as every bucket of the cluster must be: private, KMS-encrypted, versioned, TLS only, never force-destroyed. */
 export class PrivateBucket extends Construct {
+  /** The bucket. */
   public readonly bucket: S3Bucket;
 
   constructor(scope: Construct, id: string, props: PrivateBucketProps) {

@@ -45,9 +45,13 @@ export interface RollingOptions {
 
 /** Props of {@link EtcdRoller}. */
 export interface EtcdRollerProps extends Omit<RollingOptions, 'enabled' | 'generation'> {
+  /** Name of the cluster, in names and tags. */
   readonly clusterName: string;
+  /** Number of peers. */
   readonly peerCount: number;
+  /** The snapshot bucket, where the peers publish their status (`peers/status/`). */
   readonly backupBucketName: string;
+  /** ARN of that bucket. */
   readonly backupBucketArn: string;
   /** The etcd version the launch templates install. */
   readonly targetVersion: string;
@@ -85,8 +89,11 @@ export function validateRollingOptions(options: RollingOptions = {}): void {
  * event, keeps a role that cannot terminate anything.
  */
 export class EtcdRoller extends Construct {
+  /** The roller Lambda. */
   public readonly function: LambdaFunction;
+  /** The schedule on which the roller looks for the next peer to replace. */
   public readonly scheduleRule: CloudwatchEventRule;
+  /** The roller's bundled code. */
   public readonly bundle: Bundle;
 
   constructor(scope: Construct, id: string, props: EtcdRollerProps) {

@@ -25,9 +25,11 @@ import {
 
 /** Props of {@link EtcdSecurity}. */
 export interface EtcdSecurityProps {
+  /** Name of the cluster, in names and tags. */
   readonly clusterName: string;
   /** Number of peers: each gets its own instance role and profile, allowed to attach only its own volume. */
   readonly peerCount: number;
+  /** VPC of the peers' security group. */
   readonly vpcId: string;
   /**
    * IPv4 CIDR blocks allowed to reach the client port (2379), e.g. the Kubernetes control plane's subnets.

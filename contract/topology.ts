@@ -84,8 +84,11 @@ export interface FailureAnswer {
 
 /** What `size` peers over `zoneCount` zones survive under count-and-modulo placement. */
 export interface Survivability {
+  /** Number of peers. */
   readonly size: number;
+  /** Number of zones. */
   readonly zoneCount: number;
+  /** Votes needed: a majority of `size`. */
   readonly quorum: number;
   /** Peers in the fullest zone. */
   readonly largestZone: number;
