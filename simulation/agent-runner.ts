@@ -94,8 +94,8 @@ export class AgentRunner {
   constructor(
     /** The bundled node agent (esbuild output). */
     private readonly agentPath: string,
-    /** The environment of every agent process: the run's etcd version first on its PATH (`etcdEnv`). */
-    private readonly env: NodeJS.ProcessEnv,
+    /** The environment of every agent process: the run's etcd version first on its PATH (`etcdEnv`); a new launch template changes it. */
+    public env: NodeJS.ProcessEnv,
   ) {}
 
   /**

@@ -25,6 +25,7 @@ import { ClusterEvent, Instance, isLive, observed } from './instance';
 import { LocalEc2 } from './ec2';
 import { createZone, enableForwarding, Host, restoreForwarding, Zone, zoneAt } from './net';
 import { BackgroundTasks, killAndWait, spawnInNamespace } from './processes';
+import { handOffLocally } from './hand-off';
 import { LocalDnsUpdater, startPrivateZone } from './route53';
 
 /** Options of {@link LocalCluster}. */
@@ -70,8 +71,10 @@ export class LocalCluster {
   private readonly updater: LocalDnsUpdater;
   private readonly background = new BackgroundTasks();
   private readonly ec2: LocalEc2;
-  /** The environment of every process of the run (etcd, etcdctl, the agent). */
-  private readonly env: NodeJS.ProcessEnv;
+  /** The environment of every process of the run (etcd, etcdctl, the agent); `useEtcd` switches it for later launches. */
+  private env: NodeJS.ProcessEnv;
+  /** The etcd binaries the next launch installs (the launch template's version). */
+  private etcd: EtcdBinaries;
   private stopped = false;
 
   constructor(private readonly options: LocalClusterOptions) {
@@ -79,6 +82,7 @@ export class LocalCluster {
     this.domain = options.domain ?? 'sim.etcd.test';
     this.zones = Array.from({ length: options.zones }, (_, z) => zoneAt(z));
     this.caStore = new DirectoryCaStore(join(options.dir, 'ca'));
+    this.etcd = options.etcd;
     this.env = etcdEnv(options.etcd);
     this.agent = new AgentRunner(options.agentPath, this.env);
     this.ec2 = new LocalEc2(options.dir, options.volumeMiB ?? 256);
@@ -119,6 +123,21 @@ export class LocalCluster {
     this.progress(`setup: ${this.options.peers} peers over ${this.options.zones} zones, volumes, CA, dnsmasq for ${this.domain}`);
   }
 
+  /**
+   * A new launch template: instances launched from now on run these binaries (their agent too), those
+   * running keep theirs, as on AWS after a version change until the roller replaces them.
+   */
+  useEtcd(binaries: EtcdBinaries): void {
+    this.etcd = binaries;
+    this.env = etcdEnv(binaries);
+    this.agent.env = this.env;
+  }
+
+  /** The etcd version the next launch installs. */
+  get targetEtcd(): EtcdBinaries {
+    return this.etcd;
+  }
+
   /** The live instance of each peer. */
   current(peerIndex: number): Instance | undefined {
     return [...this.instances].reverse().find((i) => i.peerIndex === peerIndex && isLive(i));
@@ -139,7 +158,7 @@ export class LocalCluster {
     const zone = this.zones[zoneIndexOf(peerIndex, this.zones.length)];
     const { id, host } = await this.ec2.runInstance(peerIndex, zone);
     const dir = join(this.options.dir, 'instances', id);
-    const instance: Instance = { id, peerIndex, host, launchedAt: Date.now(), dir, state: 'pending', terminating: false };
+    const instance: Instance = { id, peerIndex, host, launchedAt: Date.now(), dir, state: 'pending', terminating: false, etcdVersion: this.etcd.version };
     this.instances.push(instance);
     this.progress(`launch ${id} as peer-${peerIndex} in zone ${zone.index} at ${host.ip}`);
 
@@ -207,11 +226,13 @@ export class LocalCluster {
    */
   async terminate(
     instance: Instance,
-    options: { reason: string; releaseVolumeAfterMs?: number; replace?: boolean; loseVolume?: boolean } = { reason: 'terminated' },
+    options: { reason: string; releaseVolumeAfterMs?: number; replace?: boolean; loseVolume?: boolean; handOff?: boolean } = { reason: 'terminated' },
   ): Promise<void> {
     if (instance.state === 'terminated' || (instance.terminating && instance.state === 'shutting-down')) return;
     instance.terminating = true;
     instance.state = 'shutting-down';
+    // A planned termination (the terminate hook): the agent's hand-off moves leadership away, stops etcd and releases the volume.
+    if (options.handOff) instance.handOff = await handOffLocally(instance, () => this.ec2.releaseVolume(join(instance.dir, 'data')), (line) => this.progress(line));
     await killAndWait(instance.etcd);
     const replace = (options.replace ?? true) && this.autoHeal && !this.stopped;
     const release = async () => {

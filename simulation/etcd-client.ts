@@ -114,6 +114,13 @@ export class EtcdHttpClient {
     return r.etcdserver;
   }
 
+  /** The cluster version etcd reports on `/version` (`etcdcluster`, e.g. `3.4.0`): the lowest minor every member runs. */
+  async clusterVersion(endpoint: Endpoint, timeoutMs: number): Promise<string> {
+    const r = await this.call(endpoint, '/version', undefined, timeoutMs, 'GET');
+    if (typeof r.etcdcluster !== 'string') throw new Error(`${endpoint.name} /version: no etcdcluster in ${JSON.stringify(r).slice(0, 200)}`);
+    return r.etcdcluster;
+  }
+
   /** Members as the cluster knows them: id (hex), name, peer URLs. */
   async memberList(endpoint: Endpoint, timeoutMs: number): Promise<{ id: string; name: string; peerURLs: string[] }[]> {
     const r = await this.call(endpoint, '/v3/cluster/member/list', {}, timeoutMs);

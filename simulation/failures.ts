@@ -11,9 +11,12 @@ import type { LocalCluster } from './cluster';
 import { healZone, partitionZone } from './net';
 import { collectPeerMetrics, highest, PeerMetrics } from './peer-metrics';
 import { deviceAt, throttleWrites } from './slow-disk';
-import { sleep } from '../runtime/retry';
+import { done, notYet, pollUntil, sleep } from '../runtime/retry';
+import type { EtcdMinor } from '../runtime/etcd-binaries';
+import { DEFAULT_ROLL_POLICY } from '../lambda/roller';
+import { rollLocally } from './roller';
 
-export const SCENARIOS = ['zone-and-node', 'whole-cluster', 'rolling-replace', 'zone-partition', 'volume-still-attached', 'volume-lost', 'volumes-lost', 'slow-disk'] as const;
+export const SCENARIOS = ['zone-and-node', 'whole-cluster', 'rolling-replace', 'zone-partition', 'volume-still-attached', 'volume-lost', 'volumes-lost', 'slow-disk', 'rolling-upgrade'] as const;
 export type ScenarioName = (typeof SCENARIOS)[number];
 
 /** The layout a scenario runs on. */
@@ -56,6 +59,10 @@ export interface FailureContext extends Topology {
   readonly progress: (line: string) => void;
   /** A mark on the timeline (and the picture). */
   readonly mark: (what: string) => void;
+  /** The run's directory (its local bucket is `backups/`). */
+  readonly runDir: string;
+  /** Seconds without an acknowledged write between two moments, while the load runs. */
+  readonly unavailableSeconds: (from: number, to: number) => number;
 }
 
 /** When the failure happened, if not when its injection started. */
@@ -68,6 +75,8 @@ export interface FailureOutcome {
   readonly beforeLoss?: { readonly revision: number; readonly at: number };
   /** What every peer published over the time the failure was on (slow-disk). */
   readonly metricsDuringFailure?: PeerMetrics;
+  /** Figures of this scenario's own, added to the report (keys of `ScenarioResult`). */
+  readonly report?: Record<string, unknown>;
 }
 
 /** One scenario's failure. */
@@ -75,6 +84,8 @@ export interface Failure {
   /** Peers that lose their volume, so rejoin as new members with new ids; no other member id may change. */
   readonly newMembers: (t: Topology) => number[];
   readonly inject: (ctx: FailureContext) => Promise<FailureOutcome>;
+  /** The etcd the cluster is formed on, when not the run's (`--etcd`): the run's is then the target of an upgrade. */
+  readonly formOn?: EtcdMinor;
 }
 
 /** Member names whose ids a scenario is expected to change (and no others). */
@@ -150,6 +161,41 @@ export const FAILURES: { readonly [K in ScenarioName]: Failure } = {
       return {};
     },
   },
+  'rolling-upgrade': {
+    newMembers: none,
+    formOn: '3.4',
+    inject: async (ctx) => {
+      // The launch template now installs the run's etcd (--etcd, 3.5 by default); the roller replaces every peer through the hand-off.
+      const target = ctx.cluster.targetEtcd;
+      const clusterVersionBefore = await clusterVersion(ctx.cluster);
+      ctx.mark(`launch template: etcd ${target.version}`);
+      ctx.progress(`new launch template: etcd ${target.version}; the roller replaces one peer at a time, the leader last`);
+      const roll = await rollLocally(ctx.cluster, {
+        runDir: ctx.runDir,
+        peers: ctx.peers,
+        progress: ctx.progress,
+        mark: ctx.mark,
+        policy: { ...DEFAULT_ROLL_POLICY, statusMaxAgeSeconds: 15, replaceDeadlineSeconds: 120, freshSnapshotSeconds: 120 },
+      });
+      if (roll.end.action !== 'done') throw new Error(`the roller stopped: ${roll.end.reason}`);
+      return {
+        report: {
+          clusterVersionBefore,
+          // etcd raises the cluster version shortly after the last member runs the new minor.
+          clusterVersionAfter: await pollUntil(
+            async () => {
+              const v = await clusterVersion(ctx.cluster);
+              return v.startsWith(`${target.minor}.`) ? done(v) : notYet(`the cluster version is still ${v}`);
+            },
+            { timeoutMs: 60_000, delayMs: 1000 },
+          ).catch(() => clusterVersion(ctx.cluster)),
+          stepUnavailableSeconds: roll.steps.map((s) => ctx.unavailableSeconds(s.startedAt, s.healthyAt ?? Date.now())),
+          rollSteps: roll.steps.map((s) => ({ peer: peerName(s.peer), from: s.from, leadership: s.leadership, seconds: Math.round(((s.healthyAt ?? Date.now()) - s.startedAt) / 100) / 10 })),
+          leaderChanges: roll.leaderChanges,
+        },
+      };
+    },
+  },
   'volumes-lost': {
     // A restore brings every peer back under its formation member id.
     newMembers: none,
@@ -193,3 +239,9 @@ export const FAILURES: { readonly [K in ScenarioName]: Failure } = {
     },
   },
 };
+
+/** The cluster version as the members answer it on /version (distinct answers joined). */
+async function clusterVersion(cluster: LocalCluster): Promise<string> {
+  const answers = await Promise.all(cluster.endpoints().map((e) => cluster.client.clusterVersion(e, 3000).catch(() => undefined)));
+  return [...new Set(answers.filter((v): v is string => !!v && v !== 'not_decided'))].sort().join(', ');
+}

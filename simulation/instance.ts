@@ -2,6 +2,7 @@
 import { ChildProcess } from 'child_process';
 import type { ObservedInstance } from '../lambda/reconcile';
 import type { Host } from './net';
+import type { HandOffOutcome } from '../node-agent/hand-off';
 
 export type InstanceState = 'pending' | 'running' | 'shutting-down' | 'terminated';
 
@@ -25,6 +26,10 @@ export interface Instance {
   promoted?: boolean;
   /** A terminate was requested (kill), as opposed to etcd dying on its own. */
   terminating: boolean;
+  /** The etcd version it was launched with (its launch template's). */
+  readonly etcdVersion: string;
+  /** What its planned hand-off did, when it was terminated through one. */
+  handOff?: HandOffOutcome;
 }
 
 /** Whether the instance is, or is about to be, its peer. */

@@ -6,7 +6,7 @@
 import { bundleNodeAgent } from '../runtime/bundle';
 import { peerIndices } from '../contract/naming';
 import { failureBudget } from '../contract/topology';
-import type { EtcdBinaries } from '../runtime/etcd-binaries';
+import { etcdBinaries, EtcdBinaries } from '../runtime/etcd-binaries';
 import { LocalCluster } from './cluster';
 import { FAILURES, ScenarioName } from './failures';
 import { collectPeerMetrics, PeerMetrics } from './peer-metrics';
@@ -78,6 +78,12 @@ export interface ScenarioResult {
   readonly metricsDuringFailure?: PeerMetrics;
   /** Every peer's snapshot timer fired once after healing: how many took one (only the leader should). */
   readonly snapshot: { readonly taken: number; readonly skipped: number; readonly members?: number; readonly revision?: number };
+  /** `rolling-upgrade`: the cluster version etcd reported before and after, the unavailability of each replacement, the roller's steps. */
+  readonly clusterVersionBefore?: string;
+  readonly clusterVersionAfter?: string;
+  readonly stepUnavailableSeconds?: number[];
+  readonly leaderChanges?: number;
+  readonly rollSteps?: { peer: string; from: string; leadership: string; seconds: number }[];
   readonly timeline: { readonly startedAt: number; readonly load: LoadEvent[]; readonly healthy: { at: number; healthy: number }[]; readonly marks: { at: number; what: string }[] };
 }
 
@@ -88,7 +94,11 @@ export async function runScenario(name: ScenarioName, options: ScenarioOptions):
   const budget = failureBudget(options.peers, options.zones);
   progress(`scenario ${name}: ${options.peers} peers over ${options.zones} zones (quorum ${budget.quorum}), etcd ${options.etcd.version} from ${options.etcd.dir}`);
   const agent = bundleNodeAgent();
-  const cluster = new LocalCluster({ peers: options.peers, zones: options.zones, dir: options.dir, agentPath: agent.path, progress, etcd: options.etcd });
+  const formOn = FAILURES[name].formOn;
+  if (formOn && options.etcd.minor === formOn) {
+    throw new Error(`${name} forms the cluster on etcd ${formOn} and upgrades it to the --etcd version; --etcd ${formOn} leaves nothing to upgrade: use --etcd 3.5`);
+  }
+  const cluster = new LocalCluster({ peers: options.peers, zones: options.zones, dir: options.dir, agentPath: agent.path, progress, etcd: formOn ? etcdBinaries(formOn) : options.etcd });
   options.onCluster?.(cluster);
   let startedAt = Date.now();
   const healthy: { at: number; healthy: number }[] = [];
@@ -121,7 +131,9 @@ export async function runScenario(name: ScenarioName, options: ScenarioOptions):
     const instancesBefore = new Set(cluster.instances.map((i) => i.id));
     const mark = (what: string) => marks.push({ at: Date.now(), what });
     const injectedAt = Date.now();
-    const outcome = await FAILURES[name].inject({ cluster, peers: options.peers, zones: options.zones, progress, mark });
+    if (formOn) cluster.useEtcd(options.etcd);
+    const unavailableSeconds = (from: number, to: number) => round(maxAckGap(load!.events, from, to) / 1000);
+    const outcome = await FAILURES[name].inject({ cluster, peers: options.peers, zones: options.zones, progress, mark, runDir: options.dir, unavailableSeconds });
     const faultAt = outcome.faultAt ?? injectedAt;
     const recoveryFrom = outcome.recoveryFrom ?? faultAt;
     const beforeLoss = outcome.beforeLoss;
@@ -204,6 +216,7 @@ export async function runScenario(name: ScenarioName, options: ScenarioOptions):
       ...(outcome.metricsDuringFailure ? { metricsDuringFailure: outcome.metricsDuringFailure } : {}),
       snapshot: { taken: snap.taken, skipped: snap.skipped, members: snap.uploaded[0]?.members, revision: snap.uploaded[0]?.revision },
       timeline: { startedAt, load: load.events, healthy, marks },
+      ...(outcome.report as Partial<ScenarioResult> | undefined),
     };
     progress(`verified on ${result.verifiedMembers} members: ${result.acked} acknowledged writes, ${result.lost} lost, ${result.failed} failed after retries`);
     return result;
