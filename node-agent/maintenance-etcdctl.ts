@@ -16,26 +16,32 @@ export const MAINTENANCE_LOCK_KEY = '/etcd-node-agent/maintenance-lock';
 
 const lastLine = (r: CommandResult) => (r.stderr || r.stdout).trim().split('\n').pop();
 
-/** A member's health from `endpoint health -w json`: an answer whose only complaint is an alarm (3.5 reports NOSPACE there) counts as healthy. */
-export function healthyInEndpointHealth(json: string): boolean {
+/**
+ * The endpoints that answered `endpoint health -w json` (one entry per endpoint). An answer whose only
+ * complaint is an alarm counts as healthy: etcd 3.5 reports a member under NOSPACE that way, yet it answered.
+ */
+export function healthyEndpoints(json: string): Set<string> {
   try {
-    const [h] = JSON.parse(json) as Array<{ health?: boolean; error?: string }>;
-    return h?.health === true || /^Active Alarm\(s\)/.test(h?.error ?? '');
+    const entries = JSON.parse(json) as Array<{ endpoint?: string; health?: boolean; error?: string }>;
+    return new Set(entries.filter((h) => h.endpoint && (h.health === true || /^Active Alarm\(s\)/.test(h.error ?? ''))).map((h) => h.endpoint!));
   } catch {
-    return false;
+    return new Set();
   }
 }
 
-/** One member's figures from its own `endpoint status -w json`; `undefined` when it printed none. */
-export function parseDbStatus(json: string): { memberId: string; leader: string; dbSize: number; dbSizeInUse: number; revision: number } | undefined {
+/** Each member's figures from `endpoint status -w json`, by endpoint; 64-bit ids kept as digit strings. */
+export function statusesByEndpoint(json: string): Map<string, { memberId: string; leader: string; dbSize: number; dbSizeInUse: number; revision: number }> {
+  const out = new Map<string, { memberId: string; leader: string; dbSize: number; dbSizeInUse: number; revision: number }>();
   try {
-    const [entry] = parseEtcdJson(json) as Array<{ Status?: { header?: { member_id?: string; revision?: number }; leader?: string; dbSize?: number; dbSizeInUse?: number } }>;
-    const s = entry?.Status;
-    if (!s?.header?.member_id || s.dbSize === undefined) return undefined;
-    return { memberId: s.header.member_id, leader: s.leader ?? '0', dbSize: s.dbSize, dbSizeInUse: s.dbSizeInUse ?? s.dbSize, revision: s.header.revision ?? 0 };
+    for (const entry of parseEtcdJson(json) as Array<{ Endpoint?: string; Status?: { header?: { member_id?: string; revision?: number }; leader?: string; dbSize?: number; dbSizeInUse?: number } }>) {
+      const s = entry.Status;
+      if (!entry.Endpoint || !s?.header?.member_id || s.dbSize === undefined) continue;
+      out.set(entry.Endpoint, { memberId: s.header.member_id, leader: s.leader ?? '0', dbSize: s.dbSize, dbSizeInUse: s.dbSizeInUse ?? s.dbSize, revision: s.header.revision ?? 0 });
+    }
   } catch {
-    return undefined;
+    /* no figures */
   }
+  return out;
 }
 
 export class EtcdctlMaintenance implements MaintenancePort {
@@ -60,33 +66,35 @@ export class EtcdctlMaintenance implements MaintenancePort {
   }
 
   async read(): Promise<MaintenanceRead> {
-    const list = await this.etcdctl(this.ownEndpoint, ['member', 'list', '-w', 'json']);
+    // Four etcdctl runs whatever the cluster size: `--cluster` takes every member's endpoint from the member list,
+    // and a member that does not answer is missing from the output (etcdctl then exits non-zero, printing the others).
+    const [list, alarms, status, health] = await Promise.all([
+      this.etcdctl(this.ownEndpoint, ['member', 'list', '-w', 'json']),
+      this.etcdctl(this.ownEndpoint, ['alarm', 'list']),
+      this.etcdctl(this.ownEndpoint, ['endpoint', 'status', '--cluster', '-w', 'json'], '3s'),
+      this.etcdctl(this.ownEndpoint, ['endpoint', 'health', '--cluster', '-w', 'json'], '3s'),
+    ]);
     if (list.code !== 0) throw new Error(`etcdctl member list failed: ${lastLine(list)}`);
-    const entries = (parseEtcdJson(list.stdout).members ?? []) as Array<{ ID: string; name?: string; clientURLs?: string[]; isLearner?: boolean }>;
-    const alarms = await this.etcdctl(this.ownEndpoint, ['alarm', 'list']);
     if (alarms.code !== 0) throw new Error(`etcdctl alarm list failed: ${lastLine(alarms)}`);
+    const entries = (parseEtcdJson(list.stdout).members ?? []) as Array<{ ID: string; name?: string; clientURLs?: string[]; isLearner?: boolean }>;
+    const statuses = statusesByEndpoint(status.stdout);
+    const healthy = healthyEndpoints(health.stdout);
     let revision = 0;
-    const members = await Promise.all(
-      entries.map(async (m): Promise<MemberDb> => {
-        const name = m.name || m.ID;
-        const url = m.clientURLs?.[0];
-        if (!url) return { name, isLeader: false, isLearner: m.isLearner === true, healthy: false };
-        this.endpoints.set(name, url);
-        const [status, health] = await Promise.all([
-          this.etcdctl(url, ['endpoint', 'status', '-w', 'json'], '3s'),
-          this.etcdctl(url, ['endpoint', 'health', '-w', 'json'], '3s'),
-        ]);
-        const s = status.code === 0 ? parseDbStatus(status.stdout) : undefined;
-        if (s) revision = Math.max(revision, s.revision);
-        return {
-          name,
-          isLeader: !!s && s.leader === s.memberId,
-          isLearner: m.isLearner === true,
-          healthy: healthyInEndpointHealth(health.stdout),
-          ...(s ? { dbSize: s.dbSize, dbSizeInUse: s.dbSizeInUse } : {}),
-        };
-      }),
-    );
+    const members = entries.map((m): MemberDb => {
+      const name = m.name || m.ID;
+      const url = m.clientURLs?.[0];
+      if (!url) return { name, isLeader: false, isLearner: m.isLearner === true, healthy: false };
+      this.endpoints.set(name, url);
+      const s = statuses.get(url);
+      if (s) revision = Math.max(revision, s.revision);
+      return {
+        name,
+        isLeader: !!s && s.leader === s.memberId,
+        isLearner: m.isLearner === true,
+        healthy: healthy.has(url),
+        ...(s ? { dbSize: s.dbSize, dbSizeInUse: s.dbSizeInUse } : {}),
+      };
+    });
     const raised = [...alarms.stdout.matchAll(/alarm:([A-Z_]+)/g)].map((m) => m[1]);
     return { members, nospace: raised.includes('NOSPACE'), otherAlarms: [...new Set(raised.filter((a) => a !== 'NOSPACE'))], revision };
   }

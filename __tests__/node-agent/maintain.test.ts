@@ -12,28 +12,28 @@ import type { CompactionPolicy } from '../../contract/database';
 import { memoryLogger } from '../../runtime/log';
 import { databaseConfigLines } from '../../node-agent/etcd-config';
 import { logMaintenance, maintain, MaintainOutcome } from '../../node-agent/maintain';
-import { EtcdctlMaintenance, healthyInEndpointHealth, MAINTENANCE_LOCK_KEY, parseDbStatus } from '../../node-agent/maintenance-etcdctl';
+import { EtcdctlMaintenance, healthyEndpoints, MAINTENANCE_LOCK_KEY, statusesByEndpoint } from '../../node-agent/maintenance-etcdctl';
 import { describeWithEtcd } from '../helpers/etcd';
 
 const MiB = 1024 * 1024;
 const QUOTA = 16 * MiB;
 
 describe('reading etcdctl (captured output)', () => {
-  test.each([
-    ['[{"endpoint":"http://127.0.0.1:1","health":true,"took":"2ms"}]', true],
-    // etcd 3.5 reports a member under NOSPACE as unhealthy; it answered, so for maintenance it is healthy.
-    ['[{"endpoint":"http://127.0.0.1:1","health":false,"took":"2ms","error":"Active Alarm(s): NOSPACE "}]', true],
-    ['[{"endpoint":"http://127.0.0.1:1","health":false,"took":"5s","error":"context deadline exceeded"}]', false],
-    ['', false],
-  ])('health %s → %s', (json, healthy) => {
-    expect(healthyInEndpointHealth(json)).toBe(healthy);
+  test('health of every endpoint: an answer whose only complaint is an alarm (3.5 under NOSPACE) counts as healthy', () => {
+    const json =
+      '[{"endpoint":"http://127.0.0.1:1","health":true,"took":"2ms"},' +
+      '{"endpoint":"http://127.0.0.1:2","health":false,"took":"2ms","error":"Active Alarm(s): NOSPACE "},' +
+      '{"endpoint":"http://127.0.0.1:3","health":false,"took":"5s","error":"context deadline exceeded"}]';
+    expect([...healthyEndpoints(json)]).toEqual(['http://127.0.0.1:1', 'http://127.0.0.1:2']);
+    expect(healthyEndpoints('').size).toBe(0);
   });
 
-  test('database figures from endpoint status, 64-bit ids kept exact', () => {
+  test('database figures from endpoint status, by endpoint, 64-bit ids kept exact', () => {
     const json =
       '[{"Endpoint":"http://127.0.0.1:28001","Status":{"header":{"cluster_id":4034076218482582103,"member_id":13387593125553652827,"revision":6,"raft_term":2},"version":"3.4.23","dbSize":3629056,"leader":13387593125553652827,"raftIndex":13,"errors":["memberID:6179383641494618074 alarm:NOSPACE "],"dbSizeInUse":2424832}}]';
-    expect(parseDbStatus(json)).toEqual({ memberId: '13387593125553652827', leader: '13387593125553652827', dbSize: 3629056, dbSizeInUse: 2424832, revision: 6 });
-    expect(parseDbStatus('[]')).toBeUndefined();
+    expect(statusesByEndpoint(json)).toEqual(new Map([['http://127.0.0.1:28001', { memberId: '13387593125553652827', leader: '13387593125553652827', dbSize: 3629056, dbSizeInUse: 2424832, revision: 6 }]]));
+    expect(statusesByEndpoint('[]').size).toBe(0);
+    expect(statusesByEndpoint('').size).toBe(0);
   });
 
   test('the one log line of a run carries DefragFreedBytes as an embedded metric when bytes were given back', () => {
