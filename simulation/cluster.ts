@@ -260,12 +260,13 @@ export class LocalCluster {
     return result;
   }
 
-  /** Runs an agent timer's subcommand on every running peer at once, as the systemd timers would. */
+  /** Runs an agent timer's subcommand on every running peer at once, as the systemd timers would; a run that could not finish is exit code -1 with the reason. */
   onEveryPeer(subcommand: 'snapshot' | 'metrics'): Promise<{ peer: number; output: CommandResult }[]> {
     const running = peerIndices(this.options.peers)
       .map((i) => this.current(i))
       .filter((i): i is Instance => i?.state === 'running');
-    return Promise.all(running.map(async (i) => ({ peer: i.peerIndex, output: await this.agent.run(i.host.namespace, subcommand, join(i.dir, 'agent.json'), 120_000) })));
+    const runOn = (i: Instance) => this.agent.run(i.host.namespace, subcommand, join(i.dir, 'agent.json'), 120_000).catch((e: Error) => ({ code: -1, stdout: '', stderr: e.message }));
+    return Promise.all(running.map(async (i) => ({ peer: i.peerIndex, output: await runOn(i) })));
   }
 
   /** Kills the instances of these peers at once (groups replace them); with `loseVolumes` their volumes are replaced by empty ones. */

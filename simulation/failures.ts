@@ -219,7 +219,7 @@ export const FAILURES: { readonly [K in ScenarioName]: Failure } = {
       const peer = slowDiskVictim(ctx);
       const victim = ctx.cluster.current(peer)!;
       // The interval every peer's WAL fsync p99 speaks of starts here (the collector keeps the last histogram).
-      await collectPeerMetrics(ctx.cluster);
+      await collectPeerMetrics(ctx.cluster, ctx.progress);
       const device = await deviceAt(join(victim.dir, 'data'));
       const faultAt = Date.now();
       ctx.mark(`${peerName(peer)}'s disk slowed`);
@@ -228,7 +228,7 @@ export const FAILURES: { readonly [K in ScenarioName]: Failure } = {
       let metricsDuringFailure: PeerMetrics;
       try {
         await sleep(SLOW_DISK.seconds * 1000);
-        metricsDuringFailure = await collectPeerMetrics(ctx.cluster);
+        metricsDuringFailure = await collectPeerMetrics(ctx.cluster, ctx.progress);
       } finally {
         await throttle.remove();
       }

@@ -28,9 +28,13 @@ export function readMetricsLine(stdout: string): PeerFigures | undefined {
   return undefined;
 }
 
-/** Fires every running peer's metrics timer and reads what each published (an empty set where it published none). */
-export async function collectPeerMetrics(cluster: LocalCluster): Promise<PeerMetrics> {
+/**
+ * Fires every running peer's metrics timer and reads what each published: an empty set where it published none
+ * (a run that timed out on a busy machine leaves that peer's figures out; it does not fail the scenario).
+ */
+export async function collectPeerMetrics(cluster: Pick<LocalCluster, 'onEveryPeer'>, progress?: (line: string) => void): Promise<PeerMetrics> {
   const runs = await cluster.onEveryPeer('metrics');
+  for (const { peer, output } of runs) if (output.code !== 0) progress?.(`metrics on ${peerName(peer)} failed: ${output.stderr.trim().split('\n').pop()}`);
   return Object.fromEntries(runs.map(({ peer, output }) => [peerName(peer), readMetricsLine(output.stdout) ?? {}]));
 }
 

@@ -176,7 +176,7 @@ export async function runScenario(name: ScenarioName, options: ScenarioOptions):
       );
     }
     const snap = await cluster.snapshotAll();
-    const metrics = await collectPeerMetrics(cluster);
+    const metrics = await collectPeerMetrics(cluster, progress);
     const membersAfter = await cluster.members();
     const memberIdsChanged = [...membersBefore].filter(([peer, id]) => membersAfter.get(peer) !== id).map(([peer]) => peer);
     const memberIdsUnchanged = membersAfter.size === options.peers && memberIdsChanged.length === 0;

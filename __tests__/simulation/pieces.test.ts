@@ -3,7 +3,7 @@ import { AgentRunner, localAgentConfig, readBootReport, readSnapshotRound } from
 import { loopDevicesUnder, simulationNamespaces } from '../../simulation/cleanup';
 import { BackgroundTasks } from '../../simulation/processes';
 import { zoneAt } from '../../simulation/net';
-import { highest, lowest, readMetricsLine } from '../../simulation/peer-metrics';
+import { collectPeerMetrics, highest, lowest, readMetricsLine } from '../../simulation/peer-metrics';
 import { writeIopsLimit } from '../../simulation/slow-disk';
 import { embeddedMetricDocument } from '../../node-agent/metrics';
 
@@ -85,6 +85,19 @@ describe('the peers\' metrics, read back from the agent\'s embedded-metric line'
     const stdout = ['{"level":"warn","msg":"metric not collected"}', 'not json', JSON.stringify({ level: 'info', msg: 'metrics', peer: 'peer-8', ...doc }), ''].join('\n');
     expect(readMetricsLine(stdout)).toEqual({ WalFsyncP99Ms: 187.5, QuorumMargin: 4, DbSizeBytes: 20480 });
     expect(readMetricsLine('{"msg":"snapshot skipped"}\n')).toBeUndefined();
+  });
+
+  test('a peer whose metrics run could not finish is left out with a progress line; the others are kept', async () => {
+    const line = JSON.stringify({ msg: 'metrics', ...embeddedMetricDocument('sim', 0, { quorumMargin: 1 }, 1_000) });
+    const cluster = {
+      onEveryPeer: async () => [
+        { peer: 0, output: { code: 0, stdout: line + '\n', stderr: '' } },
+        { peer: 1, output: { code: -1, stdout: '', stderr: 'node agent.js metrics could not run: timed out after 120000 ms' } },
+      ],
+    };
+    const lines: string[] = [];
+    expect(await collectPeerMetrics(cluster, (l) => lines.push(l))).toEqual({ 'peer-0': { QuorumMargin: 1 }, 'peer-1': {} });
+    expect(lines).toEqual(['metrics on peer-1 failed: node agent.js metrics could not run: timed out after 120000 ms']);
   });
 
   test('highest and lowest over the peers, where they have the figure', () => {
