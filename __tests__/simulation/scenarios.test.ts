@@ -171,6 +171,25 @@ describeWithRoot(`local cluster scenarios (9 peers, 3 zones), on etcd ${etcd35.e
     expect(r.replacements).toEqual([expect.objectContaining({ peer: 4, promotedFromLearner: true })]);
   }, 300_000);
 
+  test('rolling-upgrade: formed on 3.4, the roller upgrades every peer to 3.5 through the hand-off, one at a time, the leader last; nothing lost, same members', async () => {
+    if (!etcd34.etcd) throw new Error(`rolling-upgrade needs etcd 3.4 as well: ${etcd34.why}`);
+    const dir = join(tmpdir(), 'etcdsim-test', 'rolling-upgrade');
+    const r = await runScenario('rolling-upgrade', { peers: 9, zones: 3, dir, progress, etcd: etcd() });
+    expect(leftovers(dir)).toEqual([]);
+    expectRanOn(r, etcd());
+    expect(r.failed).toBe(0);
+    expectHealedWithoutLoss(r, [0, 1, 2, 3, 4, 5, 6, 7, 8]);
+    expect(r.memberIdsUnchanged).toBe(true);
+    // The cluster version as etcd itself reports it, before and after.
+    expect(r.clusterVersionBefore).toBe('3.4.0');
+    expect(r.clusterVersionAfter).toBe('3.5.0');
+    expect(r.stepUnavailableSeconds).toHaveLength(9);
+    // Every step replaced a 3.4 peer; only the last one led, and it handed leadership over before it stopped.
+    expect(r.rollSteps!.map((x) => x.from)).toEqual(Array(9).fill(etcd34.etcd.version));
+    expect(r.rollSteps!.slice(0, 8).map((x) => x.leadership)).toEqual(Array(8).fill('none'));
+    expect(r.rollSteps![8].leadership).toMatch(/^moved to peer-\d$/);
+  }, 900_000);
+
   test('volumes-lost: every instance and every volume is lost; the cluster comes back from the snapshot by itself', async () => {
     const dir = join(tmpdir(), 'etcdsim-test', 'volumes-lost');
     const r = await runScenario('volumes-lost', { peers: 9, zones: 3, dir, progress, etcd: etcd() });
