@@ -9,6 +9,7 @@ import { spawn } from 'child_process';
 import { createWriteStream, promises as fs } from 'fs';
 import { join } from 'path';
 import { AgentConfig, buildAgentConfig } from '../contract/agent-config';
+import type { DatabaseSettings } from '../contract/database';
 import { CommandResult, run } from '../node-agent/system';
 import type { Instance } from './instance';
 
@@ -19,6 +20,8 @@ export interface LocalAgentCluster {
   readonly peerCount: number;
   /** The run's directory (CA and backups are shared by every instance, like the secret and the bucket). */
   readonly runDir: string;
+  /** The database settings every peer gets (quota, compaction, defragmentation thresholds); the agent's defaults otherwise. */
+  readonly database?: Partial<DatabaseSettings>;
 }
 
 /** The agent's config for one local instance (its peer's volume file given), through the same factory as the construct's. */
@@ -40,6 +43,7 @@ export function localAgentConfig(cluster: LocalAgentCluster, instance: Pick<Inst
     ca: { dir: join(cluster.runDir, 'ca') },
     backup: { dir: join(cluster.runDir, 'backups') },
     certLifetimeHours: 24,
+    database: cluster.database,
     local: { volumeFile, ipAddress: instance.host.ip, instanceId: instance.id, dnsServers: [instance.host.zone.gateway], netns: instance.host.namespace },
   });
 }
@@ -146,8 +150,8 @@ export class AgentRunner {
     return promoted ? { promoted } : { promoted, detail: r.stderr.trim().split('\n').pop() };
   }
 
-  /** Another subcommand (`promote`, `snapshot`, `metrics`), to completion. */
-  run(namespace: string, subcommand: 'promote' | 'snapshot' | 'metrics', configFile: string, timeoutMs: number): Promise<CommandResult> {
+  /** Another subcommand (`promote`, `snapshot`, `metrics`, `maintain`), to completion. */
+  run(namespace: string, subcommand: 'promote' | 'snapshot' | 'metrics' | 'maintain', configFile: string, timeoutMs: number): Promise<CommandResult> {
     const [file, args] = this.commandLine(namespace, subcommand, configFile);
     return run(file, args, timeoutMs, this.env);
   }

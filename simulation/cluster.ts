@@ -10,6 +10,7 @@
 import { promises as fs } from 'fs';
 import { join } from 'path';
 import { peerFqdn, peerIndices, peerName, PLACEHOLDER_ADDRESS, zoneIndexOf } from '../contract/naming';
+import type { DatabaseSettings } from '../contract/database';
 import { learnerMarkerFile } from '../node-agent/learner';
 import type { CommandResult } from '../node-agent/system';
 import { DirectoryCaStore } from '../node-agent/ca-store';
@@ -44,6 +45,8 @@ export interface LocalClusterOptions {
   readonly volumeMiB?: number;
   /** The etcd binaries of the run: etcd, etcdctl and the agent all find this version first on their PATH. */
   readonly etcd: EtcdBinaries;
+  /** The database settings of every peer's agent (the nospace scenario's small quota); the agent's defaults otherwise. */
+  readonly database?: Partial<DatabaseSettings>;
 }
 
 export type { ClusterEvent, Instance } from './instance';
@@ -167,7 +170,7 @@ export class LocalCluster {
     const updater = this.updater.launched(peerIndex, id);
 
     await fs.mkdir(dir, { recursive: true });
-    const runInfo = { clusterName: this.clusterName, domain: this.domain, peerCount: this.options.peers, runDir: this.options.dir };
+    const runInfo = { clusterName: this.clusterName, domain: this.domain, peerCount: this.options.peers, runDir: this.options.dir, database: this.options.database };
     const config = localAgentConfig(runInfo, instance, this.ec2.volumeFile(peerIndex));
     await fs.writeFile(join(dir, 'agent.json'), JSON.stringify(config, null, 2));
 
@@ -267,6 +270,13 @@ export class LocalCluster {
       .filter((i): i is Instance => i?.state === 'running');
     const runOn = (i: Instance) => this.agent.run(i.host.namespace, subcommand, join(i.dir, 'agent.json'), 120_000).catch((e: Error) => ({ code: -1, stdout: '', stderr: e.message }));
     return Promise.all(running.map(async (i) => ({ peer: i.peerIndex, output: await runOn(i) })));
+  }
+
+  /** Runs an agent subcommand on peer `peerIndex`'s running instance, as its timer would; `undefined` while it has none. */
+  async runOnPeer(peerIndex: number, subcommand: 'maintain' | 'snapshot', timeoutMs: number): Promise<CommandResult | undefined> {
+    const instance = this.current(peerIndex);
+    if (instance?.state !== 'running') return undefined;
+    return this.agent.run(instance.host.namespace, subcommand, join(instance.dir, 'agent.json'), timeoutMs);
   }
 
   /** Kills the instances of these peers at once (groups replace them); with `loseVolumes` their volumes are replaced by empty ones. */

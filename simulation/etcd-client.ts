@@ -98,6 +98,23 @@ export class EtcdHttpClient {
     return kv ? (kv.value ? unb64(kv.value) : '') : undefined;
   }
 
+  /** This member's database figures (`/v3/maintenance/status`; the gateway prints 64-bit numbers as strings). */
+  async status(endpoint: Endpoint, timeoutMs: number): Promise<{ dbSize: number; dbSizeInUse: number; revision: number }> {
+    const r = await this.call(endpoint, '/v3/maintenance/status', {}, timeoutMs);
+    return { dbSize: Number(r.dbSize ?? 0), dbSizeInUse: Number(r.dbSizeInUse ?? r.dbSize ?? 0), revision: Number(r.header?.revision ?? 0) };
+  }
+
+  /** Deletes every key under `prefix`; returns how many. */
+  async deletePrefix(endpoint: Endpoint, prefix: string, timeoutMs: number): Promise<number> {
+    const r = await this.call(endpoint, '/v3/kv/deleterange', { key: b64(prefix), range_end: b64(prefixEnd(prefix)) }, timeoutMs);
+    return Number(r.deleted ?? 0);
+  }
+
+  /** Compacts the history up to `revision`, waiting until it is applied to the backend (as kube-apiserver's compaction would). */
+  async compact(endpoint: Endpoint, revision: number, timeoutMs: number): Promise<void> {
+    await this.call(endpoint, '/v3/kv/compaction', { revision: String(revision), physical: true }, timeoutMs);
+  }
+
   async health(endpoint: Endpoint, timeoutMs: number): Promise<boolean> {
     try {
       const r = await this.call(endpoint, '/health', undefined, timeoutMs, 'GET');

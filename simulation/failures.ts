@@ -15,8 +15,11 @@ import { done, notYet, pollUntil, sleep } from '../runtime/retry';
 import type { EtcdMinor } from '../runtime/etcd-binaries';
 import { DEFAULT_ROLL_POLICY } from '../lambda/roller';
 import { rollLocally } from './roller';
+import type { DatabaseSettings } from '../contract/database';
+import { defrag, nospace } from './database-failures';
+import type { MaintenanceTimers } from './maintenance-timers';
 
-export const SCENARIOS = ['zone-and-node', 'whole-cluster', 'rolling-replace', 'zone-partition', 'volume-still-attached', 'volume-lost', 'volumes-lost', 'slow-disk', 'rolling-upgrade'] as const;
+export const SCENARIOS = ['zone-and-node', 'whole-cluster', 'rolling-replace', 'zone-partition', 'volume-still-attached', 'volume-lost', 'volumes-lost', 'slow-disk', 'rolling-upgrade', 'nospace', 'defrag'] as const;
 export type ScenarioName = (typeof SCENARIOS)[number];
 
 /** The layout a scenario runs on. */
@@ -63,6 +66,8 @@ export interface FailureContext extends Topology {
   readonly runDir: string;
   /** Seconds without an acknowledged write between two moments, while the load runs. */
   readonly unavailableSeconds: (from: number, to: number) => number;
+  /** Every peer's maintenance timer, when the scenario runs them. */
+  readonly maintenance?: MaintenanceTimers;
 }
 
 /** When the failure happened, if not when its injection started. */
@@ -86,6 +91,10 @@ export interface Failure {
   readonly inject: (ctx: FailureContext) => Promise<FailureOutcome>;
   /** The etcd the cluster is formed on, when not the run's (`--etcd`): the run's is then the target of an upgrade. */
   readonly formOn?: EtcdMinor;
+  /** The database settings every peer's agent gets (a small quota); the agent's defaults otherwise. */
+  readonly database?: Partial<DatabaseSettings>;
+  /** Runs every peer's maintenance timer (`node-agent maintain`) at this period from the start of the load. */
+  readonly maintenanceEveryMs?: number;
 }
 
 /** Member names whose ids a scenario is expected to change (and no others). */
@@ -238,6 +247,8 @@ export const FAILURES: { readonly [K in ScenarioName]: Failure } = {
       return { faultAt, recoveryFrom: Date.now(), metricsDuringFailure };
     },
   },
+  nospace,
+  defrag,
 };
 
 /** The cluster version as the members answer it on /version (distinct answers joined). */

@@ -41,6 +41,14 @@ export function renderTable(results: ScenarioResult[]): string {
       ['recovery point: writes after it, gone', rp((p) => `${p.lostAfterSnapshot} of ${p.writesAfterSnapshot} in ${p.secondsFromSnapshotToLoss.toFixed(1)} s`)],
     );
   }
+  if (results.some((r) => r.nospaceRaised !== undefined || r.defragmented)) {
+    const mib = (b?: number) => (b === undefined ? '?' : (b / 1048576).toFixed(1));
+    rows.push(
+      ['NOSPACE: writable again after (s)', (r) => (r.writableAgainSeconds === undefined ? '–' : r.writableAgainSeconds.toFixed(2))],
+      ['largest database before → after (MiB)', (r) => (r.dbSizeBytesBefore === undefined ? '–' : `${mib(r.dbSizeBytesBefore)} → ${mib(r.dbSizeBytesAfter)}`)],
+      ['members defragmented / overlapping', (r) => (r.defragmented ? `${Object.keys(r.defragmented).length} / ${r.defragOverlaps?.length ?? '?'}` : '–')],
+    );
+  }
   const header = ['', ...results.map((r) => `${r.scenario} (${r.peers}/${r.zones})`)];
   const body = rows.map(([label, f]) => [label, ...results.map(f)]);
   const widths = header.map((_, c) => Math.max(...[header, ...body].map((row) => row[c].length)));

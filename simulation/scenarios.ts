@@ -11,6 +11,8 @@ import { LocalCluster } from './cluster';
 import { FAILURES, ScenarioName } from './failures';
 import { collectPeerMetrics, PeerMetrics } from './peer-metrics';
 import { discoverClientEndpoints, LoadEvent, LoadGenerator } from './load';
+import type { DatabaseScenarioReport } from './database-failures';
+import { MaintenanceTimers } from './maintenance-timers';
 import { done, notYet, pollUntil, sleep } from '../runtime/retry';
 
 export { SCENARIOS } from './failures';
@@ -29,8 +31,8 @@ export interface ScenarioOptions {
   readonly onCluster?: (cluster: LocalCluster) => void;
 }
 
-/** Figures of one run; the JSON report carries these keys. */
-export interface ScenarioResult {
+/** Figures of one run; the JSON report carries these keys (the database scenarios add theirs). */
+export interface ScenarioResult extends DatabaseScenarioReport {
   readonly scenario: ScenarioName;
   readonly peers: number;
   readonly zones: number;
@@ -84,6 +86,8 @@ export interface ScenarioResult {
   readonly stepUnavailableSeconds?: number[];
   readonly leaderChanges?: number;
   readonly rollSteps?: { peer: string; from: string; leadership: string; seconds: number }[];
+  /** Maintenance timer runs (`node-agent maintain`, one line each) and runs without their line, when the scenario ran them. */
+  readonly maintenance?: { readonly runs: number; readonly actions: Record<string, number>; readonly broken: string[] };
   readonly timeline: { readonly startedAt: number; readonly load: LoadEvent[]; readonly healthy: { at: number; healthy: number }[]; readonly marks: { at: number; what: string }[] };
 }
 
@@ -94,11 +98,12 @@ export async function runScenario(name: ScenarioName, options: ScenarioOptions):
   const budget = failureBudget(options.peers, options.zones);
   progress(`scenario ${name}: ${options.peers} peers over ${options.zones} zones (quorum ${budget.quorum}), etcd ${options.etcd.version} from ${options.etcd.dir}`);
   const agent = bundleNodeAgent();
+  const failure = FAILURES[name];
   const formOn = FAILURES[name].formOn;
   if (formOn && options.etcd.minor === formOn) {
     throw new Error(`${name} forms the cluster on etcd ${formOn} and upgrades it to the --etcd version; --etcd ${formOn} leaves nothing to upgrade: use --etcd 3.5`);
   }
-  const cluster = new LocalCluster({ peers: options.peers, zones: options.zones, dir: options.dir, agentPath: agent.path, progress, etcd: formOn ? etcdBinaries(formOn) : options.etcd });
+  const cluster = new LocalCluster({ peers: options.peers, zones: options.zones, dir: options.dir, agentPath: agent.path, progress, etcd: formOn ? etcdBinaries(formOn) : options.etcd, database: failure.database });
   options.onCluster?.(cluster);
   let startedAt = Date.now();
   const healthy: { at: number; healthy: number }[] = [];
@@ -106,6 +111,7 @@ export async function runScenario(name: ScenarioName, options: ScenarioOptions):
   let sampling = false;
   let sampler: Promise<void> | undefined;
   let load: LoadGenerator | undefined;
+  let timers: MaintenanceTimers | undefined;
   try {
     await cluster.setup();
     const bootStart = Date.now();
@@ -125,6 +131,10 @@ export async function runScenario(name: ScenarioName, options: ScenarioOptions):
     })();
     load = new LoadGenerator(cluster.client, () => discoverClientEndpoints(cluster.clientZone.gateway, cluster.domain, true));
     load.start();
+    if (failure.maintenanceEveryMs) {
+      timers = new MaintenanceTimers(cluster, options.peers, failure.maintenanceEveryMs);
+      timers.start();
+    }
     await sleep(3000);
     progress(`load running: ${load.ackedCount} writes acknowledged so far`);
 
@@ -133,7 +143,7 @@ export async function runScenario(name: ScenarioName, options: ScenarioOptions):
     const injectedAt = Date.now();
     if (formOn) cluster.useEtcd(options.etcd);
     const unavailableSeconds = (from: number, to: number) => round(maxAckGap(load!.events, from, to) / 1000);
-    const outcome = await FAILURES[name].inject({ cluster, peers: options.peers, zones: options.zones, progress, mark, runDir: options.dir, unavailableSeconds });
+    const outcome = await FAILURES[name].inject({ cluster, peers: options.peers, zones: options.zones, progress, mark, runDir: options.dir, unavailableSeconds, maintenance: timers });
     const faultAt = outcome.faultAt ?? injectedAt;
     const recoveryFrom = outcome.recoveryFrom ?? faultAt;
     const beforeLoss = outcome.beforeLoss;
@@ -152,6 +162,7 @@ export async function runScenario(name: ScenarioName, options: ScenarioOptions):
 
     await sleep(3000);
     await load.stop();
+    await timers?.stop();
     const loadStoppedAt = Date.now();
     sampling = false;
     await sampler;
@@ -215,6 +226,7 @@ export async function runScenario(name: ScenarioName, options: ScenarioOptions):
       metrics,
       ...(outcome.metricsDuringFailure ? { metricsDuringFailure: outcome.metricsDuringFailure } : {}),
       snapshot: { taken: snap.taken, skipped: snap.skipped, members: snap.uploaded[0]?.members, revision: snap.uploaded[0]?.revision },
+      ...(timers ? { maintenance: { runs: timers.lines.length, actions: countBy(timers.lines.map((l) => l.action)), broken: timers.broken } } : {}),
       timeline: { startedAt, load: load.events, healthy, marks },
       ...(outcome.report as Partial<ScenarioResult> | undefined),
     };
@@ -224,6 +236,7 @@ export async function runScenario(name: ScenarioName, options: ScenarioOptions):
     sampling = false;
     await sampler?.catch(() => undefined);
     await load?.stop().catch(() => undefined);
+    await timers?.stop().catch(() => undefined);
     progress('cleaning up: processes, mounts, loop devices, namespaces');
     await cluster.teardown();
   }
@@ -260,3 +273,5 @@ async function runningVersion(cluster: LocalCluster): Promise<string> {
   if (distinct.length === 0) throw new Error('no member reported its version on /version');
   return distinct.join(', ');
 }
+
+const countBy = (values: string[]) => values.reduce<Record<string, number>>((acc, v) => ({ ...acc, [v]: (acc[v] ?? 0) + 1 }), {});

@@ -213,6 +213,38 @@ describeWithRoot(`local cluster scenarios (9 peers, 3 zones), on etcd ${etcd35.e
     expect(r.snapshot).toMatchObject({ taken: 1, skipped: 8, members: 9 });
     expect(r.snapshot.revision).toBeGreaterThan(r.recoveryPoint!.snapshotRevision);
   }, 300_000);
+
+  test('nospace: a 32 MiB quota filled until etcd raises NOSPACE; the cluster becomes writable again by itself while the load goes on, losing nothing', async () => {
+    const dir = join(tmpdir(), 'etcdsim-test', 'nospace');
+    const r = await runScenario('nospace', { peers: 9, zones: 3, dir, progress, etcd: etcd() });
+    expect(leftovers(dir)).toEqual([]);
+    expect(r.nospaceRaised).toBe(true);
+    expect(r.writableAgainSeconds).toEqual(expect.any(Number));
+    expect(r.dbSizeBytesBefore!).toBeGreaterThan(r.dbSizeBytesAfter!);
+    // The leader's run recovered: it compacted (revision policy), defragmented all nine members, disarmed.
+    expect(r.recovery).toMatchObject({ reason: expect.stringMatching(/^compacted to revision \d+; defragmented .*alarm disarmed$/) });
+    expect(r.recovery!.defragmented).toHaveLength(9);
+    // Refused writes are failed attempts, retried; no acknowledged write is lost, on any member.
+    expect(r.lost).toBe(0);
+    expect(r.verifiedMembers).toBe(9);
+    expect(r.acked).toBeGreaterThan(0);
+    expect(r.memberIdsChanged).toEqual([]);
+    // Every timer run wrote its one line.
+    expect(r.maintenance!.broken).toEqual([]);
+    expect(r.maintenance!.actions['nospace-recovered']).toBe(1);
+  }, 420_000);
+
+  test('defrag: most keys deleted; the maintenance timers defragment every member by themselves, never two at once', async () => {
+    const dir = join(tmpdir(), 'etcdsim-test', 'defrag');
+    const r = await runScenario('defrag', { peers: 9, zones: 3, dir, progress, etcd: etcd() });
+    expect(leftovers(dir)).toEqual([]);
+    expect(Object.keys(r.defragmented!).sort()).toEqual(Array.from({ length: 9 }, (_, i) => `peer-${i}`).sort());
+    expect(r.defragOverlaps).toEqual([]);
+    expect(r.dbSmallerOnEveryMember).toBe(true);
+    for (const m of Object.values(r.defragmented!)) expect(m.after!).toBeLessThan(m.before!);
+    expect(r.lost).toBe(0);
+    expect(r.maintenance!.broken).toEqual([]);
+  }, 420_000);
 });
 
 describeWithRoot(`local cluster scenarios (9 peers, 3 zones), on etcd ${etcd34.etcd?.version ?? '3.4'}`, why ?? etcd34.why, () => {
