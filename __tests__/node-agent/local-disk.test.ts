@@ -170,11 +170,9 @@ describeWithRoot('node agent on real loop devices', loopDeviceUnavailability(['l
       writeFileSync(join(oldDir, VOLUME_MARKER_FILE), JSON.stringify({ ...peer(2), createdAt: '2026-12-01T00:00:00.000Z' }));
       mkdirSync(join(oldDir, 'member', 'wal'), { recursive: true });
       writeFileSync(join(oldDir, 'member', 'wal', 'from-old-instance.wal'), 'kept');
-      // The old instance lets go after a while, as a terminating instance does.
-      const release = setTimeout(() => {
-        sh('umount', [oldDir]);
-        sh('losetup', ['-d', oldLoop]);
-      }, 1500);
+      // The old instance lets go after a while, as a terminating instance does: unmounted and its loop device
+      // freed by one command (umount -d), so the agent never sees an unmounted device that is about to vanish.
+      const release = setTimeout(() => sh('umount', ['-d', oldDir]), 1500);
       const config = configFor(file, join(dir, 'data'));
       const log = memoryLogger();
       try {
