@@ -80,6 +80,14 @@ function imdsError(message: string, status: number): Error {
   return Object.assign(new Error(message), { $metadata: { httpStatusCode: IMDS_RETRYABLE_STATUS(status) ? 503 : status } });
 }
 
+/** EC2 filters that find this peer's volume by its cluster and peer-index tags (the one place they are spelled). */
+export function peerVolumeFilters(config: Pick<AgentConfig, 'clusterName' | 'peerIndex'>): { Name: string; Values: string[] }[] {
+  return [
+    { Name: `tag:${CLUSTER_TAG_KEY}`, Values: [config.clusterName] },
+    { Name: `tag:${PEER_INDEX_TAG_KEY}`, Values: [String(config.peerIndex)] },
+  ];
+}
+
 /** Settings of {@link AwsVolumeProvider}. */
 export interface AwsVolumeProviderOptions {
   readonly ec2?: EC2Client;
@@ -133,10 +141,7 @@ export class AwsVolumeProvider implements VolumeProvider {
     const found = await this.call(() =>
       this.ec2.send(
         new DescribeVolumesCommand({
-          Filters: [
-            { Name: `tag:${CLUSTER_TAG_KEY}`, Values: [c.clusterName] },
-            { Name: `tag:${PEER_INDEX_TAG_KEY}`, Values: [String(c.peerIndex)] },
-          ],
+          Filters: peerVolumeFilters(c),
         }),
       ),
     );

@@ -8,10 +8,10 @@ import { AutoScalingClient, CompleteLifecycleActionCommand } from '@aws-sdk/clie
 import { DescribeVolumesCommand, DetachVolumeCommand, EC2Client } from '@aws-sdk/client-ec2';
 import type { AgentConfig } from '../contract/agent-config';
 import { TERMINATE_HOOK_NAME } from '../contract/events';
-import { autoScalingGroupName, CLUSTER_TAG_KEY, clientUrl, PEER_INDEX_TAG_KEY } from '../contract/naming';
+import { autoScalingGroupName, clientUrl } from '../contract/naming';
 import type { Logger } from '../runtime/log';
 import { AWS_RETRY, done, notYet, pollUntil, RetryOptions, SDK_CLIENT_CONFIG, sleep as pause, withRetry } from '../runtime/retry';
-import { InstanceMetadata } from './aws';
+import { InstanceMetadata, peerVolumeFilters } from './aws';
 import { runEtcdctl } from './etcdctl';
 import { LeadershipView, memberIdHex, parseLeadershipView } from './leadership';
 import type { HandOffHost, LeadershipPort, LifecyclePort } from './ports';
@@ -144,11 +144,7 @@ export class AwsHandOffHost implements HandOffHost {
     const found = await this.call(() =>
       this.ec2.send(
         new DescribeVolumesCommand({
-          Filters: [
-            { Name: `tag:${CLUSTER_TAG_KEY}`, Values: [c.clusterName] },
-            { Name: `tag:${PEER_INDEX_TAG_KEY}`, Values: [String(c.peerIndex)] },
-            { Name: 'attachment.instance-id', Values: [instanceId] },
-          ],
+          Filters: [...peerVolumeFilters(c), { Name: 'attachment.instance-id', Values: [instanceId] }],
         }),
       ),
     );
