@@ -107,7 +107,11 @@ const hasEtcd = spawnSync('etcd', ['--version']).status === 0 && spawnSync('etcd
     expect(etcdctl(['alarm', 'list']).stdout).toMatch(/NOSPACE/);
     const values = await collectMetrics(config(), { prefix: [], log: memoryLogger(), ownEndpoint: endpoint });
     expect(values.nospaceAlarm).toBe(1);
-    expect(values.dbQuotaUsedPercent).toBeGreaterThanOrEqual(90);
+    // etcd refuses a put when size + the put's cost would pass the quota, so the file may stop up to one
+    // value (plus a little bookkeeping) short of it: 88.5 % was seen in CI.
+    const quota = 4 * 1024 * 1024;
+    expect(values.dbSizeBytes! + big.length + 64 * 1024).toBeGreaterThanOrEqual(quota);
+    expect(values.dbQuotaUsedPercent).toBeCloseTo((values.dbSizeBytes! / quota) * 100, 0);
   });
 
   test('a member that does not answer gives no figure rather than a guess', async () => {
