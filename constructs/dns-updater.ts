@@ -1,26 +1,14 @@
 import { Construct } from 'constructs';
-import { validateLogRetentionDays } from './log-retention';
-import { AssetType, ITerraformDependable, TerraformAsset } from 'cdktf';
+import { ITerraformDependable } from 'cdktf';
 import { CloudwatchEventRule } from '@cdktf/provider-aws/lib/cloudwatch-event-rule';
-import { CloudwatchEventTarget } from '@cdktf/provider-aws/lib/cloudwatch-event-target';
-import { CloudwatchLogGroup } from '@cdktf/provider-aws/lib/cloudwatch-log-group';
 import { DataAwsPartition } from '@cdktf/provider-aws/lib/data-aws-partition';
-import { IamRole } from '@cdktf/provider-aws/lib/iam-role';
-import { IamRolePolicy } from '@cdktf/provider-aws/lib/iam-role-policy';
 import { LambdaFunction } from '@cdktf/provider-aws/lib/lambda-function';
-import { LambdaPermission } from '@cdktf/provider-aws/lib/lambda-permission';
 import { join } from 'path';
-import { Bundle, bundleEntry } from '../runtime/bundle';
+import { Bundle } from '../runtime/bundle';
+import { clusterFunction, invokeOnRule, rateEveryMinutes } from './cluster-function';
 import { AUTO_SCALING_SOURCE, SUBSCRIBED_DETAIL_TYPES } from '../contract/events';
 import { autoScalingGroupName, peerIndices } from '../contract/naming';
 import { DEFAULT_RECORD_TTL, updaterSettingsToEnv } from '../contract/updater-settings';
-
-/**
- * How the handler is bundled. The nodejs22.x runtime ships AWS SDK v3, so the
- * SDK stays out of the bundle: 1.6 MB fully bundled (mostly EC2's schema)
- * against a few KB (`npm run bench:lambda` prints both).
- */
-export const LAMBDA_BUNDLE_OPTIONS = { fileName: 'index.js', target: 'node22', external: ['@aws-sdk/*'] };
 
 /** Props of {@link EtcdDnsUpdater}. */
 export interface EtcdDnsUpdaterProps {
@@ -82,97 +70,47 @@ export class EtcdDnsUpdater extends Construct {
 
   constructor(scope: Construct, id: string, props: EtcdDnsUpdaterProps) {
     super(scope, id);
-    const every = props.reconcileEveryMinutes ?? 2;
-    if (!Number.isInteger(every) || every < 1 || every > 60) {
-      throw new Error(`reconcileEveryMinutes must be a whole number of minutes from 1 to 60, got ${every}`);
-    }
+    const schedule = rateEveryMinutes('reconcileEveryMinutes', props.reconcileEveryMinutes ?? 2);
     const ttl = props.recordTtl ?? DEFAULT_RECORD_TTL;
     const functionName = `${props.clusterName}-etcd-dns-updater`;
     const groupNames = peerIndices(props.peerCount).map((i) => autoScalingGroupName(props.clusterName, i));
     const partition = new DataAwsPartition(this, 'partition').partition;
 
-    this.bundle = bundleEntry(join(__dirname, '..', 'lambda', 'index'), LAMBDA_BUNDLE_OPTIONS);
-    const asset = new TerraformAsset(this, 'code', { path: this.bundle.directory, type: AssetType.ARCHIVE });
-
-    const logGroup = new CloudwatchLogGroup(this, 'logs', {
-      name: `/aws/lambda/${functionName}`,
-      retentionInDays: validateLogRetentionDays(props.logRetentionDays ?? 30),
-      kmsKeyId: props.kmsKeyArn,
-    });
-
-    const role = new IamRole(this, 'role', {
-      namePrefix: `${props.clusterName}-etcd-dns-`,
-      description: `DNS updater of etcd cluster ${props.clusterName}`,
-      assumeRolePolicy: JSON.stringify({
-        Version: '2012-10-17',
-        Statement: [{ Effect: 'Allow', Principal: { Service: 'lambda.amazonaws.com' }, Action: 'sts:AssumeRole' }],
-      }),
-    });
-    new IamRolePolicy(this, 'policy', {
-      name: 'etcd-dns-updater',
-      role: role.id,
-      policy: JSON.stringify({
-        Version: '2012-10-17',
-        Statement: [
-          {
-            Sid: 'PeerRecordsOfThisZoneOnly',
-            Effect: 'Allow',
-            Action: ['route53:ChangeResourceRecordSets', 'route53:ListResourceRecordSets'],
-            Resource: props.hostedZoneArn,
-          },
-          {
-            Sid: 'FindPeerInstances',
-            Effect: 'Allow',
-            // DescribeInstances cannot be scoped to resources; it is read-only.
-            Action: ['ec2:DescribeInstances'],
-            Resource: '*',
-          },
-          {
-            Sid: 'CompleteThisClustersLaunchHooks',
-            Effect: 'Allow',
-            Action: ['autoscaling:CompleteLifecycleAction'],
-            // The groups by name, not `<cluster>-peer-*`, which would also match groups beyond the cluster.
-            Resource: groupNames.map((name) => `arn:${partition}:autoscaling:*:*:autoScalingGroup:*:autoScalingGroupName/${name}`),
-          },
-          ...(props.kmsKeyArn
-            ? [{ Sid: 'DecryptOwnEnvironment', Effect: 'Allow', Action: ['kms:Decrypt'], Resource: props.kmsKeyArn }]
-            : []),
-          {
-            Sid: 'OwnLogs',
-            Effect: 'Allow',
-            Action: ['logs:CreateLogStream', 'logs:PutLogEvents'],
-            Resource: `${logGroup.arn}:*`,
-          },
-        ],
-      }),
-    });
-
-    this.function = new LambdaFunction(this, 'function', {
+    // One invocation at a time: a reconcile and a launch hook never overlap, so a write decided on an older
+    // view cannot land after a newer one (the writes are also conditional; see the README).
+    const { function: fn, bundle } = clusterFunction(this, {
       functionName,
       description: `Points peer-N.${props.domain} at peer N's live instance`,
-      role: role.arn,
-      runtime: 'nodejs22.x',
-      handler: 'index.handler',
-      filename: asset.path,
-      sourceCodeHash: this.bundle.sha256,
-      memorySize: 256,
-      timeout: 60,
-      // One invocation at a time: a reconcile and a launch hook never overlap, so a write decided on an older
-      // view cannot land after a newer one (the writes are also conditional; see the README).
-      reservedConcurrentExecutions: props.oneInvocationAtATime === false ? undefined : 1,
+      entry: join(__dirname, '..', 'lambda', 'index'),
+      roleNamePrefix: `${props.clusterName}-etcd-dns-`,
+      roleDescription: `DNS updater of etcd cluster ${props.clusterName}`,
+      policyName: 'etcd-dns-updater',
+      statements: [
+        { Sid: 'PeerRecordsOfThisZoneOnly', Effect: 'Allow', Action: ['route53:ChangeResourceRecordSets', 'route53:ListResourceRecordSets'], Resource: props.hostedZoneArn },
+        // DescribeInstances cannot be scoped to resources; it is read-only.
+        { Sid: 'FindPeerInstances', Effect: 'Allow', Action: ['ec2:DescribeInstances'], Resource: '*' },
+        {
+          Sid: 'CompleteThisClustersLaunchHooks',
+          Effect: 'Allow',
+          Action: ['autoscaling:CompleteLifecycleAction'],
+          // The groups by name, not `<cluster>-peer-*`, which would also match groups beyond the cluster.
+          Resource: groupNames.map((name) => `arn:${partition}:autoscaling:*:*:autoScalingGroup:*:autoScalingGroupName/${name}`),
+        },
+        ...(props.kmsKeyArn ? [{ Sid: 'DecryptOwnEnvironment', Effect: 'Allow', Action: ['kms:Decrypt'], Resource: props.kmsKeyArn }] : []),
+      ],
+      environment: updaterSettingsToEnv({
+        clusterName: props.clusterName,
+        domain: props.domain,
+        peerCount: props.peerCount,
+        hostedZoneId: props.hostedZoneId,
+        recordTtl: ttl,
+      }),
+      oneInvocationAtATime: props.oneInvocationAtATime !== false,
+      logRetentionDays: props.logRetentionDays,
       kmsKeyArn: props.kmsKeyArn,
-      environment: {
-        variables: updaterSettingsToEnv({
-          clusterName: props.clusterName,
-          domain: props.domain,
-          peerCount: props.peerCount,
-          hostedZoneId: props.hostedZoneId,
-          recordTtl: ttl,
-        }),
-      },
-      loggingConfig: { logFormat: 'JSON', logGroup: logGroup.name },
-      dependsOn: [logGroup],
     });
+    this.function = fn;
+    this.bundle = bundle;
 
     this.eventRule = new CloudwatchEventRule(this, 'group-events', {
       name: `${props.clusterName}-etcd-peer-events`,
@@ -186,20 +124,13 @@ export class EtcdDnsUpdater extends Construct {
     this.scheduleRule = new CloudwatchEventRule(this, 'reconcile-schedule', {
       name: `${props.clusterName}-etcd-dns-reconcile`,
       description: `Reconciles every peer-N record of ${props.clusterName}`,
-      scheduleExpression: every === 1 ? 'rate(1 minute)' : `rate(${every} minutes)`,
+      scheduleExpression: schedule,
     });
     for (const [ruleId, rule] of [
       ['group-events', this.eventRule],
       ['reconcile-schedule', this.scheduleRule],
     ] as const) {
-      const target = new CloudwatchEventTarget(this, `${ruleId}-target`, { rule: rule.name, arn: this.function.arn });
-      const permission = new LambdaPermission(this, `${ruleId}-permission`, {
-        statementId: `allow-${ruleId}`,
-        action: 'lambda:InvokeFunction',
-        functionName: this.function.functionName,
-        principal: 'events.amazonaws.com',
-        sourceArn: rule.arn,
-      });
+      const [target, permission] = invokeOnRule(this, ruleId, this.function, rule);
       this.wiring.push(rule, target, permission);
     }
     this.wiring.push(this.function);

@@ -1,20 +1,13 @@
 import { Construct } from 'constructs';
-import { validateLogRetentionDays } from './log-retention';
-import { TerraformAsset, AssetType } from 'cdktf';
 import { CloudwatchEventRule } from '@cdktf/provider-aws/lib/cloudwatch-event-rule';
-import { CloudwatchEventTarget } from '@cdktf/provider-aws/lib/cloudwatch-event-target';
-import { CloudwatchLogGroup } from '@cdktf/provider-aws/lib/cloudwatch-log-group';
 import { DataAwsPartition } from '@cdktf/provider-aws/lib/data-aws-partition';
-import { IamRole } from '@cdktf/provider-aws/lib/iam-role';
-import { IamRolePolicy } from '@cdktf/provider-aws/lib/iam-role-policy';
 import { LambdaFunction } from '@cdktf/provider-aws/lib/lambda-function';
-import { LambdaPermission } from '@cdktf/provider-aws/lib/lambda-permission';
 import { join } from 'path';
-import { Bundle, bundleEntry } from '../runtime/bundle';
+import { Bundle } from '../runtime/bundle';
 import { autoScalingGroupName, BACKUP_KEYS, peerIndices } from '../contract/naming';
 import { PEER_STATUS_PREFIX } from '../contract/peer-status';
 import { rollerSettingsToEnv } from '../contract/roller-settings';
-import { LAMBDA_BUNDLE_OPTIONS } from './dns-updater';
+import { clusterFunction, invokeOnRule, rateEveryMinutes } from './cluster-function';
 
 /** How the cluster rolls a launch template change out (the roller). */
 export interface RollingOptions {
@@ -102,79 +95,51 @@ export class EtcdRoller extends Construct {
     const functionName = `${props.clusterName}-etcd-roller`;
     const groupNames = peerIndices(props.peerCount).map((i) => autoScalingGroupName(props.clusterName, i));
     const partition = new DataAwsPartition(this, 'partition').partition;
-    this.bundle = bundleEntry(join(__dirname, '..', 'lambda', 'roller-handler'), LAMBDA_BUNDLE_OPTIONS);
-    const asset = new TerraformAsset(this, 'code', { path: this.bundle.directory, type: AssetType.ARCHIVE });
-    const logGroup = new CloudwatchLogGroup(this, 'logs', { name: `/aws/lambda/${functionName}`, retentionInDays: validateLogRetentionDays(props.logRetentionDays ?? 30), kmsKeyId: props.kmsKeyArn });
-    const role = new IamRole(this, 'role', {
-      namePrefix: `${props.clusterName}-etcd-roller-`,
-      description: `Roller of etcd cluster ${props.clusterName}: replaces one out-of-date peer at a time`,
-      assumeRolePolicy: JSON.stringify({ Version: '2012-10-17', Statement: [{ Effect: 'Allow', Principal: { Service: 'lambda.amazonaws.com' }, Action: 'sts:AssumeRole' }] }),
-    });
-    new IamRolePolicy(this, 'policy', {
-      name: 'etcd-roller',
-      role: role.id,
-      policy: JSON.stringify({
-        Version: '2012-10-17',
-        Statement: [
-          // Describe calls cannot be scoped to resources; they are read-only.
-          { Sid: 'ReadGroupsAndInstances', Effect: 'Allow', Action: ['autoscaling:DescribeAutoScalingGroups', 'ec2:DescribeInstances'], Resource: '*' },
-          {
-            Sid: 'ReplaceOnlyThisClustersPeers',
-            Effect: 'Allow',
-            Action: ['autoscaling:TerminateInstanceInAutoScalingGroup'],
-            Resource: groupNames.map((name) => `arn:${partition}:autoscaling:*:*:autoScalingGroup:*:autoScalingGroupName/${name}`),
-          },
-          { Sid: 'ReadPeerStatuses', Effect: 'Allow', Action: ['s3:GetObject'], Resource: `${props.backupBucketArn}/${PEER_STATUS_PREFIX}*` },
-          {
-            Sid: 'ListPeerStatusesAndSnapshots',
-            Effect: 'Allow',
-            Action: ['s3:ListBucket'],
-            Resource: props.backupBucketArn,
-            Condition: { StringLike: { 's3:prefix': [`${PEER_STATUS_PREFIX}*`, `${BACKUP_KEYS.frequent}*`] } },
-          },
-          { Sid: 'DecryptStatusesAndEnvironment', Effect: 'Allow', Action: ['kms:Decrypt'], Resource: props.kmsKeyArn },
-          { Sid: 'OwnLogs', Effect: 'Allow', Action: ['logs:CreateLogStream', 'logs:PutLogEvents'], Resource: `${logGroup.arn}:*` },
-        ],
-      }),
-    });
-    this.function = new LambdaFunction(this, 'function', {
+    const { function: fn, bundle } = clusterFunction(this, {
       functionName,
       description: `Replaces out-of-date etcd peers of ${props.clusterName} one at a time, the leader last`,
-      role: role.arn,
-      runtime: 'nodejs22.x',
-      handler: 'index.handler',
-      filename: asset.path,
-      sourceCodeHash: this.bundle.sha256,
-      memorySize: 256,
-      timeout: 60,
+      entry: join(__dirname, '..', 'lambda', 'roller-handler'),
+      roleNamePrefix: `${props.clusterName}-etcd-roller-`,
+      roleDescription: `Roller of etcd cluster ${props.clusterName}: replaces one out-of-date peer at a time`,
+      policyName: 'etcd-roller',
+      statements: [
+        // Describe calls cannot be scoped to resources; they are read-only.
+        { Sid: 'ReadGroupsAndInstances', Effect: 'Allow', Action: ['autoscaling:DescribeAutoScalingGroups', 'ec2:DescribeInstances'], Resource: '*' },
+        {
+          Sid: 'ReplaceOnlyThisClustersPeers',
+          Effect: 'Allow',
+          Action: ['autoscaling:TerminateInstanceInAutoScalingGroup'],
+          Resource: groupNames.map((name) => `arn:${partition}:autoscaling:*:*:autoScalingGroup:*:autoScalingGroupName/${name}`),
+        },
+        { Sid: 'ReadPeerStatuses', Effect: 'Allow', Action: ['s3:GetObject'], Resource: `${props.backupBucketArn}/${PEER_STATUS_PREFIX}*` },
+        {
+          Sid: 'ListPeerStatusesAndSnapshots',
+          Effect: 'Allow',
+          Action: ['s3:ListBucket'],
+          Resource: props.backupBucketArn,
+          Condition: { StringLike: { 's3:prefix': [`${PEER_STATUS_PREFIX}*`, `${BACKUP_KEYS.frequent}*`] } },
+        },
+        { Sid: 'DecryptStatusesAndEnvironment', Effect: 'Allow', Action: ['kms:Decrypt'], Resource: props.kmsKeyArn },
+      ],
+      environment: rollerSettingsToEnv({
+        clusterName: props.clusterName,
+        peerCount: props.peerCount,
+        backupBucket: props.backupBucketName,
+        targetVersion: props.targetVersion,
+        replaceDeadlineSeconds: props.replaceDeadlineSeconds ?? 1200,
+      }),
       // Two overlapping runs could each see a healthy cluster and replace a peer each: two down.
-      reservedConcurrentExecutions: props.oneInvocationAtATime === false ? undefined : 1,
+      oneInvocationAtATime: props.oneInvocationAtATime !== false,
+      logRetentionDays: props.logRetentionDays,
       kmsKeyArn: props.kmsKeyArn,
-      environment: {
-        variables: rollerSettingsToEnv({
-          clusterName: props.clusterName,
-          peerCount: props.peerCount,
-          backupBucket: props.backupBucketName,
-          targetVersion: props.targetVersion,
-          replaceDeadlineSeconds: props.replaceDeadlineSeconds ?? 1200,
-        }),
-      },
-      loggingConfig: { logFormat: 'JSON', logGroup: logGroup.name },
-      dependsOn: [logGroup],
     });
-    const every = props.everyMinutes ?? 2;
+    this.function = fn;
+    this.bundle = bundle;
     this.scheduleRule = new CloudwatchEventRule(this, 'schedule', {
       name: `${props.clusterName}-etcd-roller`,
       description: `Runs the etcd roller of ${props.clusterName}`,
-      scheduleExpression: every === 1 ? 'rate(1 minute)' : `rate(${every} minutes)`,
+      scheduleExpression: rateEveryMinutes('rolling.everyMinutes', props.everyMinutes ?? 2),
     });
-    new CloudwatchEventTarget(this, 'schedule-target', { rule: this.scheduleRule.name, arn: this.function.arn });
-    new LambdaPermission(this, 'schedule-permission', {
-      statementId: 'allow-schedule',
-      action: 'lambda:InvokeFunction',
-      functionName: this.function.functionName,
-      principal: 'events.amazonaws.com',
-      sourceArn: this.scheduleRule.arn,
-    });
+    invokeOnRule(this, 'schedule', this.function, this.scheduleRule);
   }
 }

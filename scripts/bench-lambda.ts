@@ -9,7 +9,7 @@ import { DescribeInstancesCommand, EC2Client } from '@aws-sdk/client-ec2';
 import { ChangeResourceRecordSetsCommand, ListResourceRecordSetsCommand, Route53Client } from '@aws-sdk/client-route-53';
 import { join } from 'path';
 import { bundleEntry } from '../runtime/bundle';
-import { LAMBDA_BUNDLE_OPTIONS } from '../constructs/dns-updater';
+import { LAMBDA_BUNDLE_OPTIONS } from '../constructs/cluster-function';
 import { AwsUpdaterPort } from '../lambda/aws';
 import { handleEvent } from '../lambda/index';
 import { jsonLogger } from '../runtime/log';
