@@ -13,6 +13,7 @@ import { collectPeerMetrics, PeerMetrics } from './peer-metrics';
 import { discoverClientEndpoints, LoadEvent, LoadGenerator } from './load';
 import type { DatabaseScenarioReport } from './database-failures';
 import { MaintenanceTimers } from './maintenance-timers';
+import { HealthSampler } from './health-sampler';
 import { done, notYet, pollUntil, sleep } from '../runtime/retry';
 
 export { SCENARIOS } from './failures';
@@ -106,10 +107,8 @@ export async function runScenario(name: ScenarioName, options: ScenarioOptions):
   const cluster = new LocalCluster({ peers: options.peers, zones: options.zones, dir: options.dir, agentPath: agent.path, progress, etcd: formOn ? etcdBinaries(formOn) : options.etcd, database: failure.database });
   options.onCluster?.(cluster);
   let startedAt = Date.now();
-  const healthy: { at: number; healthy: number }[] = [];
   const marks: { at: number; what: string }[] = [];
-  let sampling = false;
-  let sampler: Promise<void> | undefined;
+  let sampler: HealthSampler | undefined;
   let load: LoadGenerator | undefined;
   let timers: MaintenanceTimers | undefined;
   try {
@@ -122,13 +121,8 @@ export async function runScenario(name: ScenarioName, options: ScenarioOptions):
     const membersBefore = await cluster.members();
 
     startedAt = Date.now();
-    sampling = true;
-    sampler = (async () => {
-      while (sampling) {
-        healthy.push({ at: Date.now(), healthy: await cluster.healthyCount(400) });
-        await sleep(500);
-      }
-    })();
+    sampler = new HealthSampler({ peers: options.peers, endpoints: () => cluster.endpoints(), health: (e, ms) => cluster.client.health(e, ms) });
+    sampler.start();
     load = new LoadGenerator(cluster.client, () => discoverClientEndpoints(cluster.clientZone.gateway, cluster.domain, true));
     load.start();
     if (failure.maintenanceEveryMs) {
@@ -164,8 +158,7 @@ export async function runScenario(name: ScenarioName, options: ScenarioOptions):
     await load.stop();
     await timers?.stop();
     const loadStoppedAt = Date.now();
-    sampling = false;
-    await sampler;
+    await sampler.stop();
     // volumes-lost: acknowledged after the snapshot and before the loss, so gone by design (the recovery point).
     const afterSnapshot = new Set(
       beforeLoss ? [...load.ackedDetail].filter(([, d]) => d.at <= beforeLoss!.at && d.revision > beforeLoss!.revision).map(([key]) => key) : [],
@@ -227,14 +220,13 @@ export async function runScenario(name: ScenarioName, options: ScenarioOptions):
       ...(outcome.metricsDuringFailure ? { metricsDuringFailure: outcome.metricsDuringFailure } : {}),
       snapshot: { taken: snap.taken, skipped: snap.skipped, members: snap.uploaded[0]?.members, revision: snap.uploaded[0]?.revision },
       ...(timers ? { maintenance: { runs: timers.lines.length, actions: countBy(timers.lines.map((l) => l.action)), broken: timers.broken } } : {}),
-      timeline: { startedAt, load: load.events, healthy, marks },
+      timeline: { startedAt, load: load.events, healthy: sampler.levels(), marks },
       ...(outcome.report as Partial<ScenarioResult> | undefined),
     };
     progress(`verified on ${result.verifiedMembers} members: ${result.acked} acknowledged writes, ${result.lost} lost, ${result.failed} failed after retries`);
     return result;
   } finally {
-    sampling = false;
-    await sampler?.catch(() => undefined);
+    await sampler?.stop().catch(() => undefined);
     await load?.stop().catch(() => undefined);
     await timers?.stop().catch(() => undefined);
     progress('cleaning up: processes, mounts, loop devices, namespaces');
