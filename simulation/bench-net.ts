@@ -23,6 +23,7 @@ import { promises as fs } from 'fs';
 import { resolve } from 'path';
 import { createInterface } from 'readline';
 import { run, runChecked } from '../node-agent/system';
+import { addNamespaceOnBridge } from './net';
 
 /** Prefix of every namespace, bridge, veth and TAP the benchmark creates; clean-up finds leftovers by it. */
 export const BENCH_PREFIX = 'etcdlat';
@@ -184,13 +185,7 @@ export class DelayedZones {
   async addHost(name: string, zoneIndex: number, ip: string): Promise<BenchHost> {
     if (!name.startsWith(`${BENCH_PREFIX}-`) || name.length > 15) throw new Error(`host name "${name}" must start with ${BENCH_PREFIX}- and fit 15 characters (it names the veth too)`);
     const zone = this.zones[zoneIndex];
-    await runChecked('ip', ['netns', 'add', name]);
-    await runChecked('ip', ['link', 'add', name, 'type', 'veth', 'peer', 'name', 'eth0', 'netns', name]);
-    await runChecked('ip', ['link', 'set', name, 'master', zone.bridge, 'up']);
-    await runChecked('ip', ['-n', name, 'addr', 'add', `${ip}/24`, 'dev', 'eth0']);
-    await runChecked('ip', ['-n', name, 'link', 'set', 'eth0', 'up']);
-    await runChecked('ip', ['-n', name, 'link', 'set', 'lo', 'up']);
-    await runChecked('ip', ['-n', name, 'route', 'add', BENCH_NETWORK, 'via', zone.routerIp]);
+    await addNamespaceOnBridge(name, name, zone.bridge, ip, BENCH_NETWORK, zone.routerIp);
     const host = { namespace: name, ip, zone };
     this.hosts.push(host);
     return host;

@@ -40,15 +40,23 @@ export async function createZone(zone: Zone): Promise<void> {
   await runChecked('ip', ['link', 'set', zone.bridge, 'up']);
 }
 
-/** Creates a namespace with `ip` in `zone`, resolving names through the zone's gateway (the DNS server). */
-export async function createHost(namespace: string, hostVeth: string, zone: Zone, ip: string): Promise<Host> {
+/**
+ * A new namespace on `bridge` by a veth pair (`hostVeth` on the bridge, `eth0` inside) with `ip`/24, and a route
+ * to `network` only, through `gateway`: the one way the local cluster and the latency benchmark make a host.
+ */
+export async function addNamespaceOnBridge(namespace: string, hostVeth: string, bridge: string, ip: string, network: string, gateway: string): Promise<void> {
   await runChecked('ip', ['netns', 'add', namespace]);
   await runChecked('ip', ['link', 'add', hostVeth, 'type', 'veth', 'peer', 'name', 'eth0', 'netns', namespace]);
-  await runChecked('ip', ['link', 'set', hostVeth, 'master', zone.bridge, 'up']);
+  await runChecked('ip', ['link', 'set', hostVeth, 'master', bridge, 'up']);
   await runChecked('ip', ['-n', namespace, 'addr', 'add', `${ip}/24`, 'dev', 'eth0']);
   await runChecked('ip', ['-n', namespace, 'link', 'set', 'eth0', 'up']);
   await runChecked('ip', ['-n', namespace, 'link', 'set', 'lo', 'up']);
-  await runChecked('ip', ['-n', namespace, 'route', 'add', SIM_NETWORK, 'via', zone.gateway]);
+  await runChecked('ip', ['-n', namespace, 'route', 'add', network, 'via', gateway]);
+}
+
+/** Creates a namespace with `ip` in `zone`, resolving names through the zone's gateway (the DNS server). */
+export async function createHost(namespace: string, hostVeth: string, zone: Zone, ip: string): Promise<Host> {
+  await addNamespaceOnBridge(namespace, hostVeth, zone.bridge, ip, SIM_NETWORK, zone.gateway);
   await fs.mkdir(`/etc/netns/${namespace}`, { recursive: true });
   await fs.writeFile(`/etc/netns/${namespace}/resolv.conf`, `nameserver ${zone.gateway}\noptions timeout:1 attempts:2\n`);
   return { namespace, hostVeth, ip, zone };
