@@ -2,7 +2,8 @@
  * Healthy members over time, for the availability pictures: every peer is
  * asked on its own, about every {@link HEALTH_SAMPLE_MS}, so one slow or dead
  * peer (whose check waits out its timeout) does not hold back what the others'
- * answers show, and the line moves within about 100 ms of what moved it.
+ * answers show: the line moves within about 100 ms of what moved it (a peer that
+ * stops answering, within its 400 ms timeout), and never before it.
  */
 import { peerIndices, PLACEHOLDER_ADDRESS } from '../contract/naming';
 import { sleep } from '../runtime/retry';
@@ -25,24 +26,26 @@ export interface HealthObservation {
 
 /**
  * The number of healthy peers as a level that changes only when some peer's
- * state changes: a peer counts from its passed check's answer (it was known
- * healthy then) and stops counting from a failed check's question (it did not
- * answer from then on). Peers not yet asked do not count. The first level is
- * at the first observation; later ones only where the count changes.
+ * state is known to have changed: at the answer (or timeout) of the check that
+ * showed it, never at its question, so the line never moves before what moved
+ * it (a check asked just before a kill and failed after it counts from the
+ * failure). The level starts once every one of `peers` has answered; later
+ * levels only where the count changes.
  */
-export function healthLevels(observations: readonly HealthObservation[]): { at: number; healthy: number }[] {
-  const events = observations.map((o) => ({ at: o.ok ? o.answeredAt : o.askedAt, peer: o.peer, ok: o.ok })).sort((a, b) => a.at - b.at);
+export function healthLevels(observations: readonly HealthObservation[], peers: number): { at: number; healthy: number }[] {
+  const events = [...observations].sort((a, b) => a.answeredAt - b.answeredAt);
   const state = new Map<number, boolean>();
   const levels: { at: number; healthy: number }[] = [];
   for (const e of events) {
     state.set(e.peer, e.ok);
+    if (state.size < peers) continue;
     const healthy = [...state.values()].filter(Boolean).length;
     const last = levels[levels.length - 1];
-    if (!last) levels.push({ at: e.at, healthy });
+    if (!last) levels.push({ at: e.answeredAt, healthy });
     else if (last.healthy !== healthy) {
       // Changes at the same instant collapse into one level.
-      if (last.at === e.at) levels[levels.length - 1] = { at: e.at, healthy };
-      else levels.push({ at: e.at, healthy });
+      if (last.at === e.answeredAt) levels[levels.length - 1] = { at: e.answeredAt, healthy };
+      else levels.push({ at: e.answeredAt, healthy });
     }
   }
   return levels;
@@ -74,7 +77,7 @@ export class HealthSampler {
   }
 
   levels(): { at: number; healthy: number }[] {
-    return healthLevels(this.observations);
+    return healthLevels(this.observations, this.source.peers);
   }
 
   private async loop(peer: number): Promise<void> {

@@ -3,34 +3,37 @@ import { PLACEHOLDER_ADDRESS } from '../../contract/naming';
 
 const obs = (peer: number, ok: boolean, askedAt: number, answeredAt = askedAt + 10) => ({ peer, ok, askedAt, answeredAt });
 
-describe('healthLevels: healthy peers as a level that moves only when a peer changes', () => {
+describe('healthLevels: healthy peers as a level that moves only when a peer is known to have changed', () => {
   test('no observation, no level', () => {
-    expect(healthLevels([])).toEqual([]);
+    expect(healthLevels([], 2)).toEqual([]);
   });
 
-  test('a passed check counts from its answer; equal counts make no new level', () => {
-    expect(healthLevels([obs(0, true, 0), obs(1, true, 5), obs(0, true, 100), obs(1, true, 105)])).toEqual([
-      { at: 10, healthy: 1 },
-      { at: 15, healthy: 2 },
-    ]);
+  test('the level starts once every peer has answered; equal counts make no new level', () => {
+    expect(healthLevels([obs(0, true, 0), obs(1, true, 5), obs(0, true, 100), obs(1, true, 105)], 2)).toEqual([{ at: 15, healthy: 2 }]);
+    // One peer never answered: no level yet, rather than a line rising from 0 at the start.
+    expect(healthLevels([obs(0, true, 0), obs(0, true, 100)], 2)).toEqual([]);
   });
 
-  test('a failed check stops the count from its question, not from its timeout', () => {
-    expect(healthLevels([obs(0, true, 0), obs(1, true, 0), obs(1, false, 200, 600), obs(1, true, 700, 720)])).toEqual([
+  test('a failed check counts from its answer (its timeout), never from its question', () => {
+    // Peer 1 was asked at 200, before whatever killed it; the line must not drop before the timeout says so at 600.
+    expect(healthLevels([obs(0, true, 0), obs(1, true, 0), obs(1, false, 200, 600), obs(1, true, 700, 720)], 2)).toEqual([
       { at: 10, healthy: 2 },
-      { at: 200, healthy: 1 },
+      { at: 600, healthy: 1 },
       { at: 720, healthy: 2 },
     ]);
   });
 
   test('changes at the same instant collapse into one level', () => {
-    expect(healthLevels([obs(0, true, 0, 10), obs(1, true, 0, 10), obs(2, true, 0, 10)])).toEqual([{ at: 10, healthy: 3 }]);
+    expect(healthLevels([obs(0, true, 0, 10), obs(1, true, 0, 10), obs(2, true, 0, 10), obs(0, false, 20, 30), obs(1, false, 20, 30)], 3)).toEqual([
+      { at: 10, healthy: 3 },
+      { at: 30, healthy: 1 },
+    ]);
   });
 
-  test('out-of-order observations are ordered by when they count', () => {
-    expect(healthLevels([obs(1, false, 300, 700), obs(0, true, 0), obs(1, true, 0)])).toEqual([
+  test('out-of-order observations are ordered by their answers', () => {
+    expect(healthLevels([obs(1, false, 300, 700), obs(0, true, 0), obs(1, true, 0)], 2)).toEqual([
       { at: 10, healthy: 2 },
-      { at: 300, healthy: 1 },
+      { at: 700, healthy: 1 },
     ]);
   });
 });
