@@ -28,7 +28,7 @@ import { expectedParts, MiB, parseRounds, parseSize, RestoreRow, renderRestoreTa
 import { LocalS3 } from './local-s3';
 import { CliSnapshotRestorer, fullInitialCluster, restoreSnapshot } from '../node-agent/restore';
 import { run, sha256OfFile } from '../node-agent/system';
-import { done, notYet, pollUntil } from '../runtime/retry';
+import { done, notYet, pollUntil, withRetry } from '../runtime/retry';
 import { jsonLogger } from '../runtime/log';
 import { peerName, peerUrl } from '../contract/naming';
 
@@ -87,9 +87,15 @@ async function makeSnapshot(bytes: number, sourceDir: string, file: string): Pro
     const writer = async () => {
       for (let i = next++; i < puts; i = next++) {
         const body = JSON.stringify({ key: Buffer.from(`/bench/${String(i).padStart(8, '0')}`).toString('base64'), value: randomBytes(VALUE_BYTES).toString('base64') });
-        const response = await fetch(`${CLIENT}/v3/kv/put`, { method: 'POST', body, headers: { 'content-type': 'application/json' } });
-        if (!response.ok) throw new Error(`put ${i} failed: ${response.status} ${await response.text()}`);
-        await response.arrayBuffer();
+        // A put of the same key and value is safe to repeat: a starved etcd's "request timed out" (503) is tried again.
+        await withRetry(
+          async () => {
+            const response = await fetch(`${CLIENT}/v3/kv/put`, { method: 'POST', body, headers: { 'content-type': 'application/json' } });
+            if (!response.ok) throw Object.assign(new Error(`put ${i} failed: ${response.status} ${await response.text()}`), { $metadata: { httpStatusCode: response.status } });
+            await response.arrayBuffer();
+          },
+          { attempts: 6, baseDelayMs: 500, maxDelayMs: 5000, onRetry: (error) => console.log(`  ${(error as Error).message}; trying again`) },
+        );
         written += VALUE_BYTES;
         if (written - reported >= bytes / 10 || written >= bytes) {
           reported = written;
