@@ -78,6 +78,13 @@ export class LocalCluster {
   private env: NodeJS.ProcessEnv;
   /** The etcd binaries the next launch installs (the launch template's version). */
   private etcd: EtcdBinaries;
+  /**
+   * The launch template's version: raised by every change to it (`useEtcd`, `rollGeneration`), recorded by each
+   * instance at launch, so the roller sees an instance as out of date as Auto Scaling's template version shows it.
+   */
+  private templateVersion = 1;
+  /** One group's own etcd, overriding the template's (`useEtcdFor`): upgrade-stops' broken binary. */
+  private readonly etcdOf = new Map<number, EtcdBinaries>();
   private stopped = false;
 
   constructor(private readonly options: LocalClusterOptions) {
@@ -134,6 +141,30 @@ export class LocalCluster {
     this.etcd = binaries;
     this.env = etcdEnv(binaries);
     this.agent.env = this.env;
+    this.templateVersion++;
+  }
+
+  /**
+   * A new launch template version that changes nothing but itself, as raising `rolling.generation` does on AWS:
+   * every running instance is out of date, so the roller replaces them all (rolling-replace).
+   */
+  rollGeneration(): void {
+    this.templateVersion++;
+  }
+
+  /**
+   * Peer `peerIndex`'s later launches start this etcd server instead of the template's (`undefined`: the template's
+   * again), without a new template version: the roller sees them as up to date. Only etcd itself is started from
+   * it; the agent and etcdctl keep the template's PATH.
+   */
+  useEtcdFor(peerIndex: number, binaries: EtcdBinaries | undefined): void {
+    if (binaries) this.etcdOf.set(peerIndex, binaries);
+    else this.etcdOf.delete(peerIndex);
+  }
+
+  /** The launch template version the next launch uses. */
+  get launchTemplateVersion(): number {
+    return this.templateVersion;
   }
 
   /** The etcd version the next launch installs. */
@@ -161,7 +192,9 @@ export class LocalCluster {
     const zone = this.zones[zoneIndexOf(peerIndex, this.zones.length)];
     const { id, host } = await this.ec2.runInstance(peerIndex, zone);
     const dir = join(this.options.dir, 'instances', id);
-    const instance: Instance = { id, peerIndex, host, launchedAt: Date.now(), dir, state: 'pending', terminating: false, etcdVersion: this.etcd.version };
+    const own = this.etcdOf.get(peerIndex);
+    const instance: Instance = { id, peerIndex, host, launchedAt: Date.now(), dir, state: 'pending', terminating: false, etcdVersion: (own ?? this.etcd).version, launchTemplateVersion: this.templateVersion };
+    const etcdEnvironment = own ? etcdEnv(own) : this.env;
     this.instances.push(instance);
     this.progress(`launch ${id} as peer-${peerIndex} in zone ${zone.index} at ${host.ip}`);
 
@@ -186,7 +219,7 @@ export class LocalCluster {
     }
     instance.agentMs = agent.durationMs;
     instance.restoredFrom = agent.restoredFrom;
-    this.startEtcd(instance, config.etcdConfigFile);
+    this.startEtcd(instance, config.etcdConfigFile, etcdEnvironment);
     // The promotion unit (After=etcd.service) of a peer the agent added as a learner.
     if (await fs.stat(learnerMarkerFile(config)).catch(() => undefined)) this.promote(instance);
     this.progress(`etcd started on ${id} (peer-${peerIndex}, ${host.ip}); agent took ${agent.durationMs} ms`);
@@ -209,8 +242,8 @@ export class LocalCluster {
     this.background.track(p).catch(() => undefined);
   }
 
-  private startEtcd(instance: Instance, configFile: string): void {
-    const etcd = spawnInNamespace(instance.host.namespace, 'etcd', ['--config-file', configFile], join(instance.dir, 'etcd.log'), this.env);
+  private startEtcd(instance: Instance, configFile: string, env: NodeJS.ProcessEnv): void {
+    const etcd = spawnInNamespace(instance.host.namespace, 'etcd', ['--config-file', configFile], join(instance.dir, 'etcd.log'), env);
     instance.etcd = etcd;
     instance.state = 'running';
     instance.etcdStartedAt = Date.now();

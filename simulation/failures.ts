@@ -11,15 +11,14 @@ import type { LocalCluster } from './cluster';
 import { healZone, partitionZone } from './net';
 import { collectPeerMetrics, highest, PeerMetrics } from './peer-metrics';
 import { deviceAt, throttleWrites } from './slow-disk';
-import { done, notYet, pollUntil, sleep } from '../runtime/retry';
+import { sleep } from '../runtime/retry';
 import type { EtcdMinor } from '../runtime/etcd-binaries';
-import { DEFAULT_ROLL_POLICY } from '../lambda/roller';
-import { rollLocally } from './roller';
+import { rollingReplace, rollingUpgrade, upgradeStops } from './roll-failures';
 import type { DatabaseSettings } from '../contract/database';
 import { defrag, nospace } from './database-failures';
 import type { MaintenanceTimers } from './maintenance-timers';
 
-export const SCENARIOS = ['zone-and-node', 'whole-cluster', 'rolling-replace', 'zone-partition', 'volume-still-attached', 'volume-lost', 'volumes-lost', 'slow-disk', 'rolling-upgrade', 'nospace', 'defrag'] as const;
+export const SCENARIOS = ['zone-and-node', 'whole-cluster', 'rolling-replace', 'zone-partition', 'volume-still-attached', 'volume-lost', 'volumes-lost', 'slow-disk', 'rolling-upgrade', 'upgrade-stops', 'nospace', 'defrag'] as const;
 export type ScenarioName = (typeof SCENARIOS)[number];
 
 /** The layout a scenario runs on. */
@@ -66,6 +65,8 @@ export interface FailureContext extends Topology {
   readonly runDir: string;
   /** Seconds without an acknowledged write between two moments, while the load runs. */
   readonly unavailableSeconds: (from: number, to: number) => number;
+  /** Writes acknowledged between two moments. */
+  readonly ackedBetween: (from: number, to: number) => number;
   /** Every peer's maintenance timer, when the scenario runs them. */
   readonly maintenance?: MaintenanceTimers;
 }
@@ -123,17 +124,7 @@ export const FAILURES: { readonly [K in ScenarioName]: Failure } = {
       return {};
     },
   },
-  'rolling-replace': {
-    newMembers: none,
-    inject: async (ctx) => {
-      for (const i of peerIndices(ctx.peers)) {
-        ctx.mark(`replace ${peerName(i)}`);
-        await ctx.cluster.kill([i], 'rolling replacement');
-        await ctx.cluster.waitAllHealthy(120_000);
-      }
-      return {};
-    },
-  },
+  'rolling-replace': rollingReplace,
   'zone-partition': {
     newMembers: none,
     inject: async (ctx) => {
@@ -170,41 +161,8 @@ export const FAILURES: { readonly [K in ScenarioName]: Failure } = {
       return {};
     },
   },
-  'rolling-upgrade': {
-    newMembers: none,
-    formOn: '3.4',
-    inject: async (ctx) => {
-      // The launch template now installs the run's etcd (--etcd, 3.5 by default); the roller replaces every peer through the hand-off.
-      const target = ctx.cluster.targetEtcd;
-      const clusterVersionBefore = await clusterVersion(ctx.cluster);
-      ctx.mark(`launch template: etcd ${target.version}`);
-      ctx.progress(`new launch template: etcd ${target.version}; the roller replaces one peer at a time, the leader last`);
-      const roll = await rollLocally(ctx.cluster, {
-        runDir: ctx.runDir,
-        peers: ctx.peers,
-        progress: ctx.progress,
-        mark: ctx.mark,
-        policy: { ...DEFAULT_ROLL_POLICY, statusMaxAgeSeconds: 15, replaceDeadlineSeconds: 120, freshSnapshotSeconds: 120 },
-      });
-      if (roll.end.action !== 'done') throw new Error(`the roller stopped: ${roll.end.reason}`);
-      return {
-        report: {
-          clusterVersionBefore,
-          // etcd raises the cluster version shortly after the last member runs the new minor.
-          clusterVersionAfter: await pollUntil(
-            async () => {
-              const v = await clusterVersion(ctx.cluster);
-              return v.startsWith(`${target.minor}.`) ? done(v) : notYet(`the cluster version is still ${v}`);
-            },
-            { timeoutMs: 60_000, delayMs: 1000 },
-          ).catch(() => clusterVersion(ctx.cluster)),
-          stepUnavailableSeconds: roll.steps.map((s) => ctx.unavailableSeconds(s.startedAt, s.healthyAt ?? Date.now())),
-          rollSteps: roll.steps.map((s) => ({ peer: peerName(s.peer), from: s.from, leadership: s.leadership, seconds: Math.round(((s.healthyAt ?? Date.now()) - s.startedAt) / 100) / 10 })),
-          leaderChanges: roll.leaderChanges,
-        },
-      };
-    },
-  },
+  'rolling-upgrade': rollingUpgrade,
+  'upgrade-stops': upgradeStops,
   'volumes-lost': {
     // A restore brings every peer back under its formation member id.
     newMembers: none,
@@ -250,9 +208,3 @@ export const FAILURES: { readonly [K in ScenarioName]: Failure } = {
   nospace,
   defrag,
 };
-
-/** The cluster version as the members answer it on /version (distinct answers joined). */
-async function clusterVersion(cluster: LocalCluster): Promise<string> {
-  const answers = await Promise.all(cluster.endpoints().map((e) => cluster.client.clusterVersion(e, 3000).catch(() => undefined)));
-  return [...new Set(answers.filter((v): v is string => !!v && v !== 'not_decided'))].sort().join(', ');
-}

@@ -49,6 +49,12 @@ export function renderTable(results: ScenarioResult[]): string {
       ['members defragmented / overlapping', (r) => (r.defragmented ? `${Object.keys(r.defragmented).length} / ${r.defragOverlaps?.length ?? '?'}` : '–')],
     );
   }
+  if (results.some((r) => r.rollSteps)) {
+    rows.push(
+      ['roller: replacements, end', (r) => (r.rollSteps ? `${r.rollSteps.length}, ${r.rollerStopped ? `stopped at ${r.stoppedAtPeer}` : 'done'}` : '–')],
+      ['longest gap in a replacement (s)', (r) => (r.stepUnavailableSeconds?.length ? Math.max(...r.stepUnavailableSeconds).toFixed(2) : '–')],
+    );
+  }
   const header = ['', ...results.map((r) => `${r.scenario} (${r.peers}/${r.zones})`)];
   const body = rows.map(([label, f]) => [label, ...results.map(f)]);
   const widths = header.map((_, c) => Math.max(...[header, ...body].map((row) => row[c].length)));

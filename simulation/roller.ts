@@ -1,7 +1,7 @@
 /**
  * The roller, locally: the same `decideRoll` as the Lambda, fed by the local
- * supervisor (its instances, and the etcd version each was launched with, as
- * Auto Scaling's launch template version) and by the statuses the peers
+ * supervisor (its instances, and the local launch template version each was
+ * launched from, as Auto Scaling shows it) and by the statuses the peers
  * publish in the local bucket, written and read through the same contract
  * (collected from here through each instance's network namespace, so the
  * cluster version, which the agent reads over HTTPS by name, is left out).
@@ -64,9 +64,20 @@ async function publishAndRead(cluster: LocalCluster, runDir: string, peers: numb
  */
 export async function rollLocally(
   cluster: LocalCluster,
-  options: { runDir: string; peers: number; policy: RollPolicy; everyMs?: number; progress: (line: string) => void; mark: (what: string) => void; timeoutMs?: number },
+  options: {
+    runDir: string;
+    peers: number;
+    policy: RollPolicy;
+    everyMs?: number;
+    progress: (line: string) => void;
+    mark: (what: string) => void;
+    timeoutMs?: number;
+    /** Called before the roller terminates a peer's instance (`step` counts from 0): upgrade-stops breaks the second one's next launches here. */
+    beforeReplace?: (peer: number, step: number) => void;
+  },
 ): Promise<RollReport> {
   const target = cluster.targetEtcd.version;
+  const template = cluster.launchTemplateVersion;
   const steps: RollReport['steps'] = [];
   const replacedAt = new Map<number, number>();
   let leader: number | undefined;
@@ -90,7 +101,7 @@ export async function rollLocally(
           id: instance.id,
           lifecycleState: instance.state === 'running' ? 'InService' : 'Pending',
           healthy: true,
-          upToDate: instance.etcdVersion === target,
+          upToDate: instance.launchTemplateVersion === template,
           launchedAt: firstLaunch ?? instance.launchedAt,
         },
         status: statuses.find((s) => s.peer === index),
@@ -113,6 +124,7 @@ export async function rollLocally(
     if (decision.action === 'replace') {
       const instance = cluster.current(decision.peer)!;
       options.mark(`roll ${peerName(decision.peer)}`);
+      options.beforeReplace?.(decision.peer, steps.length);
       const step = { peer: decision.peer, from: instance.etcdVersion, startedAt: Date.now(), leadership: '' };
       steps.push(step);
       replacedAt.set(decision.peer, step.startedAt);

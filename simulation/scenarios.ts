@@ -12,6 +12,7 @@ import { FAILURES, ScenarioName } from './failures';
 import { collectPeerMetrics, PeerMetrics } from './peer-metrics';
 import { discoverClientEndpoints, LoadEvent, LoadGenerator } from './load';
 import type { DatabaseScenarioReport } from './database-failures';
+import type { RollScenarioReport } from './roll-failures';
 import { MaintenanceTimers } from './maintenance-timers';
 import { HealthSampler } from './health-sampler';
 import { done, notYet, pollUntil, sleep } from '../runtime/retry';
@@ -33,7 +34,7 @@ export interface ScenarioOptions {
 }
 
 /** Figures of one run; the JSON report carries these keys (the database scenarios add theirs). */
-export interface ScenarioResult extends DatabaseScenarioReport {
+export interface ScenarioResult extends DatabaseScenarioReport, RollScenarioReport {
   readonly scenario: ScenarioName;
   readonly peers: number;
   readonly zones: number;
@@ -81,12 +82,6 @@ export interface ScenarioResult extends DatabaseScenarioReport {
   readonly metricsDuringFailure?: PeerMetrics;
   /** Every peer's snapshot timer fired once after healing: how many took one (only the leader should). */
   readonly snapshot: { readonly taken: number; readonly skipped: number; readonly members?: number; readonly revision?: number };
-  /** `rolling-upgrade`: the cluster version etcd reported before and after, the unavailability of each replacement, the roller's steps. */
-  readonly clusterVersionBefore?: string;
-  readonly clusterVersionAfter?: string;
-  readonly stepUnavailableSeconds?: number[];
-  readonly leaderChanges?: number;
-  readonly rollSteps?: { peer: string; from: string; leadership: string; seconds: number }[];
   /** Maintenance timer runs (`node-agent maintain`, one line each) and runs without their line, when the scenario ran them. */
   readonly maintenance?: { readonly runs: number; readonly actions: Record<string, number>; readonly broken: string[] };
   readonly timeline: { readonly startedAt: number; readonly load: LoadEvent[]; readonly healthy: { at: number; healthy: number }[]; readonly marks: { at: number; what: string }[] };
@@ -137,7 +132,8 @@ export async function runScenario(name: ScenarioName, options: ScenarioOptions):
     const injectedAt = Date.now();
     if (formOn) cluster.useEtcd(options.etcd);
     const unavailableSeconds = (from: number, to: number) => round(maxAckGap(load!.events, from, to) / 1000);
-    const outcome = await FAILURES[name].inject({ cluster, peers: options.peers, zones: options.zones, progress, mark, runDir: options.dir, unavailableSeconds, maintenance: timers });
+    const ackedBetween = (from: number, to: number) => load!.events.filter((e) => e.kind === 'ack' && e.at >= from && e.at <= to).length;
+    const outcome = await FAILURES[name].inject({ cluster, peers: options.peers, zones: options.zones, progress, mark, runDir: options.dir, unavailableSeconds, ackedBetween, maintenance: timers });
     const faultAt = outcome.faultAt ?? injectedAt;
     const recoveryFrom = outcome.recoveryFrom ?? faultAt;
     const beforeLoss = outcome.beforeLoss;

@@ -1,6 +1,7 @@
 /** The failure table: which peers each scenario hits, derived from the layout, row by row. No root needed. */
 import { peerIndices } from '../../contract/naming';
 import { succeeded } from '../../simulation/cli';
+import { unexpectedEnd } from '../../simulation/roll-failures';
 import { expectedMemberIdChanges, FAILURES, peersInZone, SCENARIOS, slowDiskVictim, volumeLostVictim, volumeStillAttachedVictim, zoneAndNodeVictims } from '../../simulation/failures';
 
 describe('the failure table', () => {
@@ -41,5 +42,21 @@ describe('the failure table', () => {
     expect(succeeded({ ...run, lost: 1, memberIdsChanged: ['peer-1'] })).toBe(false);
     expect(succeeded({ scenario: 'whole-cluster', peers: 9, zones: 3, lost: 0, memberIdsChanged: [] })).toBe(true);
     expect(succeeded({ scenario: 'whole-cluster', peers: 9, zones: 3, lost: 0, memberIdsChanged: ['peer-0'] })).toBe(false);
+  });
+
+  describe('upgrade-stops: how the roll must end', () => {
+    const stop = (peer?: number) => ({ action: 'stop' as const, ...(peer === undefined ? {} : { peer }), reason: 'peer-1 is not healthy 40 s after its launch: its instance i-9 is Pending; nothing more is replaced' });
+    test.each([
+      // end, broken peer, what is wrong (undefined: as expected)
+      ['stopped at the broken peer', stop(1), 1, undefined],
+      ['stopped at another peer (a good replacement missed the deadline)', stop(0), 1, /^the roller stopped at peer-0, not at peer-1, whose etcd cannot start: peer-1 is not/],
+      ['stopped at no peer (the version rule)', { action: 'stop' as const, reason: 'refusing to skip a minor version' }, 1, /^the roller stopped at no peer, not at peer-1/],
+      ['done despite the broken peer', { action: 'done' as const, reason: 'every peer runs the current launch template' }, 1, /^the roller did not stop at peer-1, whose etcd cannot start: done: /],
+      ['ended before the broken replacement', stop(0), undefined, /^the roller ended \(stop: .*\) before its replacement 2, which was to get the broken etcd$/],
+    ])('%s', (_what, end, broken, wrong) => {
+      const found = unexpectedEnd(end, broken);
+      if (wrong === undefined) expect(found).toBeUndefined();
+      else expect(found).toMatch(wrong);
+    });
   });
 });

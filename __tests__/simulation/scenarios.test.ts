@@ -2,100 +2,26 @@
  * The mission's claims, exercised: real etcd in network namespaces, volumes on
  * loop devices, DNS discovery through dnsmasq, the real node agent and the real
  * DNS updater logic. Needs root and Linux namespaces. Every scenario runs on
- * etcd 3.5 (the version AWS deploys) and zone-and-node on 3.4 too; each checks
+ * etcd 3.5 (the version AWS deploys) and zone-and-node on 3.4 too (the roll
+ * scenarios are in roll-scenarios.test.ts); each checks
  * the version its members reported, so a run that ignored the version asked
  * for fails (the PATH here finds the system's 3.4 first).
  */
-import { ChildProcess, execFileSync, spawn } from 'child_process';
-import { existsSync, readdirSync, readFileSync } from 'fs';
+import { ChildProcess, spawn } from 'child_process';
+import { existsSync } from 'fs';
 import { join } from 'path';
 import { tmpdir } from 'os';
-import { runScenario, ScenarioResult } from '../../simulation/scenarios';
+import { runScenario } from '../../simulation/scenarios';
 import { LocalCluster } from '../../simulation/cluster';
 import { bundleEntry } from '../../runtime/bundle';
-import { describeWithRoot, loopDeviceUnavailability } from '../helpers/privileges';
-import { EtcdBinaries, etcdBinaries, EtcdMinor } from '../../runtime/etcd-binaries';
-import { highest, lowest } from '../../simulation/peer-metrics';
+import { describeWithRoot } from '../helpers/privileges';
+import { etcd34, etcd35, expectHealedWithoutLoss, expectRanOn, leftovers, scenarioHooks, simulationWhy } from '../helpers/scenarios';
+import { highest } from '../../simulation/peer-metrics';
 
 /** The WAL fsync p99 alarm's default threshold (constructs/monitoring.ts; etcd's guidance). */
 const WAL_FSYNC_ALARM_MS = 10;
+const why = simulationWhy;
 const blkioWhy = existsSync('/sys/fs/cgroup/blkio/blkio.throttle.write_iops_device') ? undefined : 'no cgroup v1 block-I/O throttling';
-
-const why = loopDeviceUnavailability(['ip', 'nsenter', 'etcd', 'etcdctl', 'dnsmasq', 'openssl', 'losetup', 'mkfs.ext4', 'blkid', 'mount']);
-
-/** The binaries of `minor`, or why a run on it cannot happen here. */
-function binariesOf(minor: EtcdMinor): { etcd?: EtcdBinaries; why?: string } {
-  try {
-    return { etcd: etcdBinaries(minor) };
-  } catch (error) {
-    return { why: (error as Error).message };
-  }
-}
-const etcd35 = binariesOf('3.5');
-const etcd34 = binariesOf('3.4');
-
-/** The members ran the binaries asked for: what they reported on /version is that version, and only that. */
-function expectRanOn(r: ScenarioResult, etcd: EtcdBinaries) {
-  expect(r.etcdVersion).toBe(etcd.version);
-  expect(r.etcdVersion.startsWith(`${etcd.minor}.`)).toBe(true);
-}
-
-function expectHealedWithoutLoss(r: ScenarioResult, killed: number[], idsMayChange: string[] = []) {
-  expect(r.lost).toBe(0);
-  // Every member's own data was read, and each held every acknowledged write.
-  expect(r.verifiedMembers).toBe(9);
-  expect(r.unreadMembers).toEqual([]);
-  expect(r.lostKeys).toEqual([]);
-  expect(r.acked).toBeGreaterThan(0);
-  // Same members: identity lives in the names and the volumes, not the instances.
-  expect(Object.keys(r.membersAfter).sort()).toEqual(Array.from({ length: 9 }, (_, i) => `peer-${i}`).sort());
-  expect(r.memberIdsChanged).toEqual(idsMayChange);
-  for (const [peer, id] of Object.entries(r.membersBefore)) if (!idsMayChange.includes(peer)) expect(r.membersAfter[peer]).toBe(id);
-  // Every killed peer came back on a new instance with a new IP.
-  expect(r.replacements.map((x) => x.peer).sort((a, b) => a - b)).toEqual(killed);
-  expect(new Set(r.replacements.map((x) => x.ip)).size).toBe(killed.length);
-  // The real DNS updater completed each replacement's launch lifecycle action after writing its record.
-  expect(r.replacements.filter((x) => !x.hookCompleted)).toEqual([]);
-  // Every peer published its metrics at the end: all nine voters healthy, so the margin over quorum 5 is 4 everywhere.
-  expect(Object.keys(r.metrics).sort()).toEqual(Array.from({ length: 9 }, (_, i) => `peer-${i}`).sort());
-  expect(lowest(r.metrics, 'QuorumMargin')).toBe(4);
-  expect(Object.values(r.metrics).map((m) => m.MemberListAgrees)).toEqual(Array(9).fill(1));
-  // Each peer's own figures come from its etcd's /metrics, read by the peer's name through the zone's resolver.
-  expect(Object.values(r.metrics).filter((m) => !(m.DbSizeBytes > 0 && m.WalFsyncP99Ms !== undefined))).toEqual([]);
-  // Every peer's snapshot timer fired: only the leader took one, of all nine members.
-  expect(r.snapshot).toMatchObject({ taken: 1, skipped: 8, members: 9 });
-  expect(r.snapshot.revision).toBeGreaterThan(r.acked);
-}
-
-/** What a finished run may not leave behind: processes, mounts, loop devices, namespaces, links, host settings. */
-function leftovers(dir: string): string[] {
-  const found: string[] = [];
-  const sh = (cmd: string, args: string[]) => execFileSync(cmd, args, { encoding: 'utf8' });
-  if (/etcdsim/.test(sh('ip', ['netns', 'list']))) found.push('network namespaces');
-  if (/etcdsim/.test(sh('ip', ['-o', 'link', 'show']))) found.push('links');
-  if (sh('losetup', ['-n', '-O', 'BACK-FILE']).includes(dir)) found.push('loop devices');
-  if (readFileSync('/proc/self/mountinfo', 'utf8').includes(dir)) found.push('mounts');
-  if (sh('ps', ['-eo', 'args']).split('\n').some((l) => l.startsWith('etcd ') && l.includes(dir))) found.push('etcd processes');
-  if (existsSync('/sys/fs/cgroup/blkio') && readdirSync('/sys/fs/cgroup/blkio').some((e) => e.startsWith('etcdsim-'))) found.push('blkio throttle groups');
-  if (existsSync('/run/etcdsim-runs.json') || existsSync('/run/etcdsim-ip-forward-before')) found.push('run registry or saved ip_forward');
-  return found;
-}
-
-/** The host's routing setting restored after the suite, and the progress of a failed run shown. */
-function scenarioHooks(): (line: string) => void {
-  const forwardingBefore = readFileSync('/proc/sys/net/ipv4/ip_forward', 'utf8');
-  afterAll(() => {
-    // Every run restores the host's own routing setting.
-    expect(readFileSync('/proc/sys/net/ipv4/ip_forward', 'utf8')).toBe(forwardingBefore);
-  });
-  const lines: string[] = [];
-  afterEach(() => {
-    // Keep the progress of a failed run visible in the test output.
-    if (expect.getState().assertionCalls === 0 || process.env.SIMULATION_VERBOSE) console.log(lines.join('\n'));
-    lines.length = 0;
-  });
-  return (line: string) => lines.push(line);
-}
 
 describeWithRoot(`local cluster scenarios (9 peers, 3 zones), on etcd ${etcd35.etcd?.version ?? '3.5'}`, why ?? etcd35.why, () => {
   const progress = scenarioHooks();
@@ -170,25 +96,6 @@ describeWithRoot(`local cluster scenarios (9 peers, 3 zones), on etcd ${etcd35.e
     // It rejoined as a learner, and was promoted to a voting member once caught up (membersAfter names no learner).
     expect(r.replacements).toEqual([expect.objectContaining({ peer: 4, promotedFromLearner: true })]);
   }, 300_000);
-
-  test('rolling-upgrade: formed on 3.4, the roller upgrades every peer to 3.5 through the hand-off, one at a time, the leader last; nothing lost, same members', async () => {
-    if (!etcd34.etcd) throw new Error(`rolling-upgrade needs etcd 3.4 as well: ${etcd34.why}`);
-    const dir = join(tmpdir(), 'etcdsim-test', 'rolling-upgrade');
-    const r = await runScenario('rolling-upgrade', { peers: 9, zones: 3, dir, progress, etcd: etcd() });
-    expect(leftovers(dir)).toEqual([]);
-    expectRanOn(r, etcd());
-    expect(r.failed).toBe(0);
-    expectHealedWithoutLoss(r, [0, 1, 2, 3, 4, 5, 6, 7, 8]);
-    expect(r.memberIdsUnchanged).toBe(true);
-    // The cluster version as etcd itself reports it, before and after.
-    expect(r.clusterVersionBefore).toBe('3.4.0');
-    expect(r.clusterVersionAfter).toBe('3.5.0');
-    expect(r.stepUnavailableSeconds).toHaveLength(9);
-    // Every step replaced a 3.4 peer; only the last one led, and it handed leadership over before it stopped.
-    expect(r.rollSteps!.map((x) => x.from)).toEqual(Array(9).fill(etcd34.etcd.version));
-    expect(r.rollSteps!.slice(0, 8).map((x) => x.leadership)).toEqual(Array(8).fill('none'));
-    expect(r.rollSteps![8].leadership).toMatch(/^moved to peer-\d$/);
-  }, 900_000);
 
   test('volumes-lost: every instance and every volume is lost; the cluster comes back from the snapshot by itself', async () => {
     const dir = join(tmpdir(), 'etcdsim-test', 'volumes-lost');
