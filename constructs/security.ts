@@ -299,12 +299,14 @@ const ownTags = (clusterName: string, peerIndex: number) => ({
 /**
  * Snapshots and peers' volume reports: written and read under their two
  * prefixes only (a restore reads both), listed under the same prefixes;
- * nothing may be deleted (versioning and the lifecycle rules expire them).
+ * a failed snapshot upload may abort its parts; nothing may be deleted (versioning and the lifecycle rules expire them).
  */
 function backupStatements(bucketArn: string): object[] {
   const objects = [`${bucketArn}/${BACKUP_KEYS.snapshots}*`, `${bucketArn}/${BACKUP_KEYS.peerReports}*`];
   return [
     { Sid: 'WriteSnapshotsAndPeerReports', Effect: 'Allow', Action: ['s3:PutObject'], Resource: objects },
+    // A failed multipart upload of a snapshot removes its own parts; only incomplete uploads, never an object.
+    { Sid: 'AbortOwnSnapshotUploads', Effect: 'Allow', Action: ['s3:AbortMultipartUpload'], Resource: `${bucketArn}/${BACKUP_KEYS.snapshots}*` },
     { Sid: 'ReadSnapshotsAndPeerReportsForRestore', Effect: 'Allow', Action: ['s3:GetObject'], Resource: objects },
     {
       Sid: 'ListSnapshotsAndPeerReports',

@@ -5,7 +5,7 @@
  * revision, member count and checksum as object metadata. The two stores
  * (S3, a local directory) also keep the peers' volume reports a restore reads.
  */
-import { GetObjectCommand, ListObjectsV2Command, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { AbortMultipartUploadCommand, GetObjectCommand, ListObjectsV2Command, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
 import { createReadStream, createWriteStream, promises as fs } from 'fs';
 import { dirname, join } from 'path';
@@ -169,20 +169,29 @@ export class S3BackupStore implements BackupStore {
   /**
    * A multipart upload (one PutObject below one part); the metadata goes on the
    * object either way. A failed attempt aborts its parts and starts again with a
-   * fresh stream, so a retry never uploads half a file.
+   * fresh stream, so a retry never uploads half a file. The abort is ours, not
+   * lib-storage's: its own abort rethrows an abort failure in place of the
+   * part's error, so a refused abort would turn a retryable 503 into a final 403.
    */
   async upload(key: string, file: string, metadata: Record<string, string>): Promise<void> {
-    await withRetry(
-      () =>
-        new Upload({
-          client: this.client,
-          params: { Bucket: this.bucket, Key: key, Body: createReadStream(file), Metadata: metadata },
-          partSize: this.partBytes,
-          queueSize: 4,
-          leavePartsOnError: false,
-        }).done(),
-      AWS_RETRY,
-    );
+    await withRetry(async () => {
+      const upload = new Upload({
+        client: this.client,
+        params: { Bucket: this.bucket, Key: key, Body: createReadStream(file), Metadata: metadata },
+        partSize: this.partBytes,
+        queueSize: 4,
+        leavePartsOnError: true,
+      });
+      try {
+        await upload.done();
+      } catch (error) {
+        if (upload.uploadId) {
+          // Best effort: the bucket's lifecycle rule removes what an abort leaves after a day.
+          await this.client.send(new AbortMultipartUploadCommand({ Bucket: this.bucket, Key: key, UploadId: upload.uploadId })).catch(() => undefined);
+        }
+        throw error;
+      }
+    }, AWS_RETRY);
   }
 
   async listSnapshots(): Promise<SnapshotRef[]> {

@@ -293,6 +293,7 @@ describe('snapshots', () => {
     const objects = [`${bucketArn}/snapshots/*`, `${bucketArn}/peers/*`];
     expect(writes).toEqual([
       { Sid: 'WriteSnapshotsAndPeerReports', Effect: 'Allow', Action: ['s3:PutObject'], Resource: objects },
+      { Sid: 'AbortOwnSnapshotUploads', Effect: 'Allow', Action: ['s3:AbortMultipartUpload'], Resource: `${bucketArn}/snapshots/*` },
       { Sid: 'ReadSnapshotsAndPeerReportsForRestore', Effect: 'Allow', Action: ['s3:GetObject'], Resource: objects },
       { Sid: 'ListSnapshotsAndPeerReports', Effect: 'Allow', Action: ['s3:ListBucket'], Resource: bucketArn, Condition: { StringLike: { 's3:prefix': ['snapshots/*', 'peers/*'] } } },
     ]);

@@ -122,6 +122,24 @@ describe('snapshots (pure parts and adapters)', () => {
       expect(s3.commandCalls(CompleteMultipartUploadCommand)).toHaveLength(1);
       expect(Buffer.concat([parts.get(1)!, parts.get(2)!]).equals(content)).toBe(true);
     });
+
+    test('an abort that S3 refuses (a role without s3:AbortMultipartUpload) does not hide the part error: the upload is still retried', async () => {
+      const partBytes = 5 * 1024 * 1024;
+      const content = Buffer.alloc(partBytes + 10, 4);
+      writeFileSync(join(dir, 'x.db'), content);
+      const parts = recordParts();
+      s3.on(UploadPartCommand, { PartNumber: 2 })
+        .rejectsOnce(Object.assign(new Error('We encountered an internal error'), { name: 'InternalError', $metadata: { httpStatusCode: 500 } }))
+        .callsFake(async (input) => {
+          parts.set(input.PartNumber, Buffer.from(input.Body as Uint8Array));
+          return { ETag: '"etag-2"' };
+        });
+      s3.on(AbortMultipartUploadCommand).rejects(Object.assign(new Error('Access Denied'), { name: 'AccessDenied', $metadata: { httpStatusCode: 403 } }));
+      await new S3BackupStore('b', new S3Client({ region: 'eu-west-1' }), partBytes).upload('k.db', join(dir, 'x.db'), metadata);
+      expect(s3.commandCalls(AbortMultipartUploadCommand)).toHaveLength(1);
+      expect(s3.commandCalls(CreateMultipartUploadCommand)).toHaveLength(2);
+      expect(Buffer.concat([parts.get(1)!, parts.get(2)!]).equals(content)).toBe(true);
+    });
   });
 });
 
