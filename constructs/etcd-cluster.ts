@@ -2,7 +2,7 @@ import { Construct } from 'constructs';
 import { TerraformOutput } from 'cdktf';
 import { currentRegionName } from './terraform-strings';
 import { DataAwsSsmParameter } from '@cdktf/provider-aws/lib/data-aws-ssm-parameter';
-import { buildAgentConfig } from '../contract/agent-config';
+import { buildAgentConfig, mountPathProblem } from '../contract/agent-config';
 import { EtcdArtifacts } from './artifacts';
 import { BackupOptions, EtcdBackups } from './backups';
 import { DatabaseOptions, resolveDatabaseOptions } from './database';
@@ -240,9 +240,8 @@ export class EtcdCluster extends Construct {
       throw new Error(`certificateLifetimeHours must be a whole number of hours from 24 to 8760 (renewal runs daily), got ${certLifetimeHours}`);
     }
     const dataDir = props.dataDir ?? '/var/lib/etcd';
-    if (!/^\/[A-Za-z0-9._/-]+$/.test(dataDir) || dataDir === '/' || dataDir.includes('..')) {
-      throw new Error(`dataDir must be an absolute path such as /var/lib/etcd, got "${dataDir}"`);
-    }
+    const dataDirProblem = mountPathProblem(dataDir);
+    if (dataDirProblem) throw new Error(`dataDir ${dataDirProblem}`);
     const instanceType = props.instanceType ?? 'm6i.large';
     const etcd = resolveEtcdRelease(props.etcd);
     refuseUnreachableEtcd(props);

@@ -98,6 +98,19 @@ export type AgentConfigInput = Pick<AgentConfig, 'mode' | 'clusterName' | 'domai
   };
 
 /**
+ * Why `path` cannot be a mount point or data dir, or undefined when it can: absolute, not `/`, and written the
+ * way the mount table writes it (no trailing slash, `//`, `.` or `..`), so a check of "is it mounted there"
+ * compares like with like. Otherwise a blank volume would be formatted and then found "mounted elsewhere".
+ */
+export function mountPathProblem(path: string): string | undefined {
+  if (!path.startsWith('/') || path === '/') return `must be an absolute path other than /, such as /var/lib/etcd, got "${path}"`;
+  if (!/^(\/[A-Za-z0-9._@+-]+)+$/.test(path) || path.split('/').some((part) => part === '.' || part === '..')) {
+    return `must be written as the mount table writes it (letters, digits, . _ @ + - between single slashes, no trailing slash, no . or .. parts), such as /var/lib/etcd, got "${path}"`;
+  }
+  return undefined;
+}
+
+/**
  * The one factory of agent configs: the construct (AWS mode) and the local
  * cluster (local mode) both call it, so both get the same defaults and the
  * same cluster token.
@@ -147,7 +160,8 @@ export function parseAgentConfig(raw: unknown, source = 'config'): AgentConfig {
   const peerIndex = int('peerIndex', 0);
   if (peerIndex >= peerCount) throw new Error(`${source}: "peerIndex" ${peerIndex} is outside the cluster of ${peerCount} peers`);
   const dataDir = str('dataDir');
-  if (!dataDir.startsWith('/') || dataDir === '/') throw new Error(`${source}: "dataDir" must be an absolute path other than /, got "${dataDir}"`);
+  const dataDirProblem = mountPathProblem(dataDir);
+  if (dataDirProblem) throw new Error(`${source}: "dataDir" ${dataDirProblem}`);
   const deadlines = { ...DEFAULT_DEADLINES, ...((c.deadlines as object | undefined) ?? {}) } as AgentDeadlines;
   for (const [key, value] of Object.entries(deadlines)) {
     if (typeof value !== 'number' || !(value > 0)) throw new Error(`${source}: "deadlines.${key}" must be a positive number of seconds`);

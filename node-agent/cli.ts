@@ -16,7 +16,7 @@ import { DirectoryBackupStore, EtcdctlSnapshots, refreshPeerReport, S3BackupStor
 import { boot } from './boot';
 import { writePeerCertificates } from './certificates';
 import { DirectoryCaStore, SecretsManagerCaStore } from './ca-store';
-import type { AgentConfig } from '../contract/agent-config';
+import { mountPathProblem, type AgentConfig } from '../contract/agent-config';
 import { Handler, parseFlags, readConfig, UsageError } from './cli-support';
 import { handOffCommand } from './hand-off-command';
 import { maintainCommand } from './maintain-command';
@@ -219,6 +219,8 @@ const HANDLERS: Record<AgentCommand, Handler> = {
       throw new UsageError("prepare-volume needs --device DEV, --mount-point DIR, --cluster NAME and --peer-index N: whose volume it prepares");
     }
     if (!/^(0|[1-9][0-9]{0,3})$/.test(flags['peer-index'])) throw new UsageError(`--peer-index must be a whole number from 0 to 9999, got ${flags['peer-index']}`);
+    const mountPointProblem = mountPathProblem(flags['mount-point']);
+    if (mountPointProblem) throw new UsageError(`--mount-point ${mountPointProblem}`);
     const fsType = flags['fs-type'] ?? 'ext4';
     if (fsType !== 'ext4' && fsType !== 'xfs') throw new UsageError(`--fs-type must be ext4 or xfs, got ${fsType}`);
     const identity = { clusterName: flags.cluster, clusterToken: flags['cluster-token'] ?? clusterToken(flags.cluster), peerIndex: Number(flags['peer-index']) };

@@ -14,6 +14,11 @@ describe('agent configuration', () => {
     [{ ...valid, mode: 'gcp' }, '"mode" must be "aws" or "local", got "gcp"'],
     [{ ...valid, peerIndex: 9 }, '"peerIndex" 9 is outside the cluster of 9 peers'],
     [{ ...valid, dataDir: '/' }, '"dataDir" must be an absolute path other than /'],
+    [{ ...valid, dataDir: 'data' }, '"dataDir" must be an absolute path other than /, such as /var/lib/etcd, got "data"'],
+    // The mount table writes /var/lib/etcd: a trailing slash would read as "mounted elsewhere" after mkfs.
+    [{ ...valid, dataDir: '/var/lib/etcd/' }, '"dataDir" must be written as the mount table writes it'],
+    [{ ...valid, dataDir: '/var//lib/etcd' }, '"dataDir" must be written as the mount table writes it'],
+    [{ ...valid, dataDir: '/var/lib/../etcd' }, '"dataDir" must be written as the mount table writes it'],
     [{ ...valid, fsType: 'btrfs' }, '"fsType" must be "ext4" or "xfs", got "btrfs"'],
     [{ ...valid, clusterName: '' }, '"clusterName" must be a non-empty string'],
     [{ ...valid, mode: 'local' }, 'local mode needs "local": { "volumeFile": PATH, "ipAddress": IP }'],

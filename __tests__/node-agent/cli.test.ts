@@ -14,3 +14,20 @@ describe('node-agent flags', () => {
     expect(() => parseFlags(args, ['device', 'mount-point'])).toThrow(message);
   });
 });
+
+describe('prepare-volume refuses a mount point the mount table would write otherwise, before touching the device', () => {
+  test.each(['/var/lib/etcd/', 'data', '/var//lib/etcd', '/var/lib/./etcd', '/'])('--mount-point %s', async (mountPoint) => {
+    const { main } = await import('../../node-agent/cli');
+    const written: string[] = [];
+    const spy = jest.spyOn(process.stderr, 'write').mockImplementation((chunk) => (written.push(String(chunk)), true));
+    try {
+      // /dev/null as the device: were it reached, blkid or mkfs would fail differently.
+      const code = await main(['prepare-volume', '--device', '/dev/null', '--mount-point', mountPoint, '--cluster', 'prod', '--peer-index', '0']);
+      expect(code).toBe(2);
+      expect(written.join('')).toContain(`--mount-point must be`);
+      expect(written.join('')).toContain(`got "${mountPoint}"`);
+    } finally {
+      spy.mockRestore();
+    }
+  });
+});
