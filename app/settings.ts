@@ -115,6 +115,11 @@ export function readAppSettings(env: Record<string, string | undefined>, context
   const region = text('region', /^[a-z]{2}(-[a-z]+)+-\d+$/, 'an AWS region name such as us-east-1') ?? DEFAULT_REGION;
   // Without zones, the region's a, b and c (every commercial region has at least three).
   const zones = list('zones', /^[a-z]{2}(-[a-z]+)+-\d+[a-z]$/, 'availability zone names such as us-east-1a') ?? ['a', 'b', 'c'].map((z) => `${region}${z}`);
+  const foreign = zones.filter((zone) => !(zone.startsWith(region) && zone.length === region.length + 1));
+  if (foreign.length > 0) {
+    // Caught here, the error names the settings; at apply AWS would only call the zone invalid.
+    problems.push(`${settingName('zones')} must be zones of ${settingName('region')} (${region}), got ${foreign.join(', ')}: set ${settingName('region')} to their region, or name zones such as ${region}a`);
+  }
   const clusterName = text('clusterName') ?? DEFAULT_CLUSTER_NAME;
   let size: number = DEFAULT_SIZE;
   const sizeRaw = raw('size');

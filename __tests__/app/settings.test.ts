@@ -43,6 +43,8 @@ describe('the default app reads its settings from ETCD_* variables, else cdktf c
     [{ ETCD_SIZE: 'nine' }, 'ETCD_SIZE (or context "size") must be a whole number of peers such as 9, got "nine"'],
     [{ ETCD_SIZE: '5.5' }, 'ETCD_SIZE (or context "size") must be a whole number'],
     [{ ETCD_REGION: 'US East' }, 'ETCD_REGION (or context "region") must be an AWS region name such as us-east-1'],
+    [{ ETCD_ZONES: 'eu-west-1a,eu-west-1b,eu-west-1c' }, 'ETCD_ZONES (or context "zones") must be zones of ETCD_REGION (or context "region") (us-east-1), got eu-west-1a, eu-west-1b, eu-west-1c: set ETCD_REGION'],
+    [{ ETCD_REGION: 'eu-west-1', ETCD_ZONES: 'eu-west-1a,us-east-1b,eu-west-1c' }, 'must be zones of ETCD_REGION (or context "region") (eu-west-1), got us-east-1b'],
     [{ ETCD_ZONES: 'us-east-1a,,us-east-1b' }, 'ETCD_ZONES (or context "zones") must be a comma-separated list of availability zone names'],
     [{ ETCD_VPC_ID: 'vpc-01' }, 'ETCD_VPC_ID (or context "vpcId") and ETCD_SUBNET_IDS (or context "subnetIds") go together'],
     [{ ETCD_SUBNET_IDS: 'subnet-1,subnet-2,subnet-3' }, 'go together: set both to use your VPC, or neither to create one'],
