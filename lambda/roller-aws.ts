@@ -48,7 +48,10 @@ export class AwsRollerPort implements RollerPort {
       } while (token);
     }
     const launchedAt = await this.launchTimes([...found.values()].map((x) => x.id));
-    return new Map([...found].map(([peer, x]) => [peer, { ...x, launchedAt: launchedAt.get(x.id) ?? 0 }]));
+    // An instance EC2 does not show yet was launched moments ago (its API is eventually consistent): counting it
+    // from now keeps it from looking overdue, which a launch time of 0 (1970) made it, and stopped the roll.
+    const now = Date.now();
+    return new Map([...found].map(([peer, x]) => [peer, { ...x, launchedAt: launchedAt.get(x.id) ?? now }]));
   }
 
   private async launchTimes(instanceIds: string[]): Promise<Map<string, number>> {
@@ -56,7 +59,8 @@ export class AwsRollerPort implements RollerPort {
     if (!instanceIds.length) return times;
     let token: string | undefined;
     do {
-      const page = await this.retry(() => this.ec2.send(new DescribeInstancesCommand({ InstanceIds: instanceIds, NextToken: token })));
+      // A filter, not InstanceIds: an id EC2 does not know yet is left out instead of failing the whole call.
+      const page = await this.retry(() => this.ec2.send(new DescribeInstancesCommand({ Filters: [{ Name: 'instance-id', Values: instanceIds }], NextToken: token })));
       for (const r of page.Reservations ?? []) for (const x of r.Instances ?? []) if (x.InstanceId && x.LaunchTime) times.set(x.InstanceId, x.LaunchTime.getTime());
       token = page.NextToken;
     } while (token);

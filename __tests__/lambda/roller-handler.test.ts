@@ -83,6 +83,26 @@ describe('the roller on AWS (mocked SDK)', () => {
     ]);
   });
 
+  test('an instance EC2 does not show yet counts as launched now, so it is waited for, not overdue; unknown ids never fail the call', async () => {
+    autoscaling.on(DescribeAutoScalingGroupsCommand).resolves({
+      AutoScalingGroups: [
+        { AutoScalingGroupName: 'prod-peer-0', LaunchTemplate: { Version: '4' }, Instances: [{ InstanceId: 'i-0', LifecycleState: 'InService', HealthStatus: 'Healthy', LaunchTemplate: { Version: '4' } }] } as never,
+        { AutoScalingGroupName: 'prod-peer-1', LaunchTemplate: { Version: '4' }, Instances: [{ InstanceId: 'i-new', LifecycleState: 'Pending', HealthStatus: 'Healthy', LaunchTemplate: { Version: '4' } }] } as never,
+      ],
+    });
+    const launched = Date.now() - 60_000;
+    // With InstanceIds EC2 answers InvalidInstanceID.NotFound for the whole call; with a filter it leaves i-new out.
+    ec2.on(DescribeInstancesCommand, { InstanceIds: ['i-0', 'i-new'] }).rejects(Object.assign(new Error("The instance ID 'i-new' does not exist"), { name: 'InvalidInstanceID.NotFound' }));
+    ec2.on(DescribeInstancesCommand, { Filters: [{ Name: 'instance-id', Values: ['i-0', 'i-new'] }] }).resolves({ Reservations: [{ Instances: [{ InstanceId: 'i-0', LaunchTime: new Date(launched) }] }] });
+    const before = Date.now();
+    const found = await port().describePeerInstances();
+    expect(found.get(0)!.launchedAt).toBe(launched);
+    expect(found.get(1)!.launchedAt).toBeGreaterThanOrEqual(before);
+    s3.on(ListObjectsV2Command).resolves({ Contents: [] });
+    const decision = await handleRoll({ ...settings, peerCount: 2 }, port(), memoryLogger());
+    expect(decision).toMatchObject({ action: 'wait' });
+  });
+
   test("statuses are read with S3's time; malformed ones and other keys are left out", async () => {
     s3.on(ListObjectsV2Command, { Prefix: 'peers/status/' }).resolves({ Contents: [{ Key: 'peers/status/peer-0.json', LastModified: new Date(5000) }, { Key: 'peers/status/peer-1.json', LastModified: new Date(5000) }, { Key: 'peers/status/notes.txt', LastModified: new Date(5000) }] });
     s3.on(GetObjectCommand, { Key: 'peers/status/peer-0.json' }).resolves({ Body: body(JSON.stringify({ ...status(0), at: undefined })) as never, LastModified: new Date(7000) });
