@@ -110,7 +110,7 @@ async function recoverNospace(config: AgentConfig, first: MaintenanceRead, deps:
     records.push(await defragmentOne(name, read, deps));
     read = await deps.etcd.read();
   }
-  const verdict = nospaceVerdict(read.members, config.database.quotaBackendBytes);
+  const verdict = nospaceVerdict(read.members, config.database.quotaBackendBytes, read.otherAlarms);
   if (verdict.disarm) await deps.etcd.disarmNospace();
   const steps = `${compaction.compact ? `compacted to revision ${compactedTo}` : compaction.reason}; defragmented ${records.map((r) => r.member).join(', ') || 'no member'}`;
   return { action: verdict.disarm ? 'nospace-recovered' : 'nospace-left', reason: `${steps}; ${verdict.reason}${verdict.disarm ? ': alarm disarmed' : ''}`, defragmentations: records, compactedTo, freedBytes: freed(records) };

@@ -149,8 +149,10 @@ export function planNospace(members: readonly MemberDb[], settings: DatabaseSett
   return { kind: 'defragment', members: defragOrder(members.filter((m) => (freeableBytes(m) ?? 0) >= floor)).map((m) => m.name) };
 }
 
-/** After the defragmentations: disarm when every database is below the line, otherwise leave the alarm and say why. */
-export function nospaceVerdict(members: readonly MemberDb[], quotaBytes: number): { disarm: boolean; reason: string } {
+/** After the defragmentations: disarm when every database is below the line and no other alarm stands, otherwise leave the alarm and say why. */
+export function nospaceVerdict(members: readonly MemberDb[], quotaBytes: number, otherAlarms: readonly string[] = []): { disarm: boolean; reason: string } {
+  // Raised during the recovery (the first check refused to start with one): `alarm disarm` would clear it too.
+  if (otherAlarms.length) return { disarm: false, reason: `alarm ${otherAlarms.join(', ')} raised meanwhile: that needs a human, and a disarm would clear it too; NOSPACE stays` };
   const line = NOSPACE_DISARM_BELOW_SHARE * quotaBytes;
   const over = members.filter((m) => m.dbSize === undefined || m.dbSize >= line);
   if (!over.length) return { disarm: true, reason: `every database is below ${pct(NOSPACE_DISARM_BELOW_SHARE)} of the quota` };

@@ -1,4 +1,5 @@
 import type { DatabaseSettings } from '../../contract/database';
+import { buildAgentConfig } from '../../contract/agent-config';
 import { clusterUnfit, decideMaintenance, defragOrder, defragWanted, MemberDb, nospaceCompaction, nospaceVerdict, planNospace } from '../../node-agent/maintenance';
 
 const MiB = 1024 * 1024;
@@ -119,11 +120,47 @@ describe('the NOSPACE steps', () => {
     expect(nospaceVerdict(members, settings.quotaBackendBytes)).toEqual(verdict);
   });
 
+  test('an alarm raised during the recovery (CORRUPT) keeps NOSPACE, since a disarm clears every alarm', () => {
+    const members = [leader('peer-0', 300, 300), member('peer-1', 299, 299)];
+    expect(nospaceVerdict(members, settings.quotaBackendBytes, ['CORRUPT'])).toEqual({
+      disarm: false,
+      reason: 'alarm CORRUPT raised meanwhile: that needs a human, and a disarm would clear it too; NOSPACE stays',
+    });
+  });
+
   test('a recovery that won too little is not repeated on the next run', () => {
     // After a recovery whose defragmentation left peer-0 at 90 % (its data), the next run finds nothing freeable…
     const after = [leader('peer-0', 905, 897)];
     expect(nospaceVerdict(after, settings.quotaBackendBytes).disarm).toBe(false);
     // …so it defragments no member again, and the alarm stays.
     expect(planNospace(after, settings)).toEqual({ kind: 'defragment', members: [] });
+  });
+});
+
+describe("the leader's NOSPACE recovery with a fake etcd", () => {
+  test('an alarm raised while it defragments (CORRUPT) is never disarmed with NOSPACE', async () => {
+    const { maintain } = await import('../../node-agent/maintain');
+    const config = { ...buildAgentConfig({ mode: 'local', clusterName: 'c', domain: 'c.internal', peerIndex: 0, peerCount: 2, tls: false, dataDir: '/x' }), database: settings };
+    const calls: string[] = [];
+    let defragmented = 0;
+    // Full before, small after each defragmentation; CORRUPT appears once the first member is done.
+    const read = async () => ({
+      members: [leader('peer-0', defragmented > 1 ? 300 : 950, 300), member('peer-1', defragmented > 0 ? 300 : 950, 300)],
+      nospace: true,
+      otherAlarms: defragmented > 0 ? ['CORRUPT'] : [],
+      revision: 100,
+    });
+    const outcome = await maintain(config, {
+      etcd: {
+        read,
+        tryLock: async () => ({ taken: false, holder: 'nobody' }),
+        lockHolder: async () => undefined,
+        compact: async () => void calls.push('compact'),
+        defragment: async (name) => void (calls.push(`defragment ${name}`), defragmented++),
+        disarmNospace: async () => void calls.push('disarm'),
+      },
+    });
+    expect(calls).toEqual(['defragment peer-1', 'defragment peer-0']);
+    expect(outcome).toMatchObject({ action: 'nospace-left', reason: expect.stringContaining('alarm CORRUPT raised meanwhile') });
   });
 });
