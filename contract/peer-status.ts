@@ -17,7 +17,9 @@ export function peerStatusKey(peerIndex: number): string {
 /** The peer a status key belongs to, or `undefined` for any other key. */
 export function peerIndexOfStatusKey(key: string): number | undefined {
   if (!key.startsWith(PEER_STATUS_PREFIX) || !key.endsWith('.json')) return undefined;
-  return parsePeerName(key.slice(PEER_STATUS_PREFIX.length, -'.json'.length));
+  const index = parsePeerName(key.slice(PEER_STATUS_PREFIX.length, -'.json'.length));
+  // Only the key a peer writes: a stray copy (`peer-3.bak.json`) must not stand for peer 3.
+  return index !== undefined && key === peerStatusKey(index) ? index : undefined;
 }
 
 /** A peer's role in the cluster, as its own member reports it. */
@@ -49,8 +51,10 @@ export function parsePeerStatus(text: string, at: number): PeerStatus | undefine
   try {
     const b = JSON.parse(text) as Record<string, unknown>;
     const roles: readonly unknown[] = ['leader', 'follower', 'learner'];
-    if (!Number.isInteger(b.peer) || typeof b.instanceId !== 'string' || typeof b.healthy !== 'boolean' || !roles.includes(b.role)) return undefined;
-    if (!Number.isInteger(b.revision) || typeof b.etcdVersion !== 'string' || !/^\d+\.\d+\.\d+/.test(b.etcdVersion)) return undefined;
+    const count = (v: unknown) => Number.isSafeInteger(v) && (v as number) >= 0;
+    if (!count(b.peer) || typeof b.instanceId !== 'string' || b.instanceId === '' || typeof b.healthy !== 'boolean' || !roles.includes(b.role)) return undefined;
+    // A revision past any real one would leave every other peer "behind" and the roll waiting for ever.
+    if (!count(b.revision) || typeof b.etcdVersion !== 'string' || !/^\d+\.\d+\.\d+(-[0-9A-Za-z.]+)?$/.test(b.etcdVersion)) return undefined;
     return {
       peer: b.peer as number,
       instanceId: b.instanceId,

@@ -39,10 +39,26 @@ describe("a peer's status for the roller", () => {
     expect(parsePeerStatus('not json', 42)).toBeUndefined();
     expect(parsePeerStatus(JSON.stringify({ ...body, role: 'boss' }), 42)).toBeUndefined();
   });
+  test.each([
+    ['a negative revision', { revision: -5 }],
+    ['a revision past any real one', { revision: 2 ** 60 }],
+    ['an empty instance id', { instanceId: '' }],
+    ['a version with trailing garbage', { etcdVersion: '3.5.16garbage' }],
+    ['a negative peer', { peer: -1 }],
+  ])('%s is no status', (_what, change) => {
+    const body = peerStatusFrom({ ...input, endpointStatusJson: status('1') });
+    expect(parsePeerStatus(JSON.stringify({ ...body, ...change }), 42)).toBeUndefined();
+  });
+  test('a pre-release version is a version', () => {
+    const body = peerStatusFrom({ ...input, endpointStatusJson: status('1') });
+    expect(parsePeerStatus(JSON.stringify({ ...body, etcdVersion: '3.6.0-rc.1' }), 42)?.etcdVersion).toBe('3.6.0-rc.1');
+  });
   test('status keys sit under the peers/ prefix the instance role may write, and are never read as volume reports', () => {
     expect(peerStatusKey(3)).toBe('peers/status/peer-3.json');
     expect(peerIndexOfStatusKey('peers/status/peer-3.json')).toBe(3);
     expect(peerIndexOfStatusKey('peers/peer-3.json')).toBeUndefined();
+    expect(peerIndexOfStatusKey('peers/status/peer-3.bak.json')).toBeUndefined();
+    expect(peerIndexOfStatusKey('peers/status/peer-03.json')).toBeUndefined();
     expect(peerIndexOfReportKey('peers/status/peer-3.json')).toBeUndefined();
   });
   test('stores: a file under the backup directory, an object in the bucket', async () => {
