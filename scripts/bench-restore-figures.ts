@@ -10,7 +10,10 @@ export const MiB = 1024 * 1024;
 export function parseSize(text: string): number {
   const m = /^(\d+(?:\.\d+)?)\s*([MG])i?B?$/i.exec(text.trim());
   if (!m) throw new Error(`--sizes: "${text}" is not a size; write e.g. 100M, 1G or 4G`);
-  return Math.round(Number(m[1]) * (m[2].toUpperCase() === 'G' ? 1024 : 1) * MiB);
+  const bytes = Math.round(Number(m[1]) * (m[2].toUpperCase() === 'G' ? 1024 : 1) * MiB);
+  // Smaller would fail later in truncate, losetup or etcd with an error that names no flag.
+  if (bytes < MiB) throw new Error(`--sizes: "${text}" is below 1 MiB; write e.g. 100M, 1G or 4G`);
+  return bytes;
 }
 
 /**

@@ -42,6 +42,10 @@ describe('bench:restore (the pure parts; the benchmark itself is run by hand)', 
     expect(() => parseSize(text)).toThrow(/--sizes: .* is not a size; write e\.g\. 100M, 1G or 4G/);
   });
 
+  test.each(['0M', '0.5M', '0G'])('%p is refused as below 1 MiB', (text) => {
+    expect(() => parseSize(text)).toThrow(`--sizes: "${text}" is below 1 MiB`);
+  });
+
   test('the table carries seconds, the ratio, MiB/s, the upload with its parts, and every round', () => {
     const table = renderRestoreTable([row()]);
     expect(table.split('\n')[0]).toBe('| size | snapshot MiB | rounds | bare s | agent s | agent/bare | bare MiB/s | agent MiB/s | copy s | sha256 s | upload s | upload MiB/s | parts | rounds bare / agent / upload s |');
