@@ -2,7 +2,7 @@ import { Construct } from 'constructs';
 import { TerraformOutput } from 'cdktf';
 import { currentRegionName } from './terraform-strings';
 import { DataAwsSsmParameter } from '@cdktf/provider-aws/lib/data-aws-ssm-parameter';
-import { buildAgentConfig, mountPathProblem } from '../contract/agent-config';
+import { buildAgentConfig, DEFAULT_HAND_OFF_TIMEOUT_SECONDS, handOffBudgetSeconds, mountPathProblem } from '../contract/agent-config';
 import { EtcdArtifacts } from './artifacts';
 import { BackupOptions, EtcdBackups } from './backups';
 import { DatabaseOptions, resolveDatabaseOptions } from './database';
@@ -327,6 +327,7 @@ export class EtcdCluster extends Construct {
         ca: this.security.caSecret ? { secretId: this.security.caSecret.arn } : undefined,
         backup: this.backups ? { bucket: this.backups.bucket.bucket } : undefined,
         database: database.settings,
+        deadlines: { handOffSeconds: handOffBudgetSeconds(props.handOffTimeoutSeconds ?? DEFAULT_HAND_OFF_TIMEOUT_SECONDS) },
       });
       return new EtcdPeer(this, peerName(i), {
         clusterName: props.clusterName,

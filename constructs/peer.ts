@@ -6,6 +6,7 @@ import { LaunchTemplate } from '@cdktf/provider-aws/lib/launch-template';
 import { base64WithReferences } from './terraform-strings';
 import { LAUNCH_HOOK_NAME, LAUNCH_TRANSITION, TERMINATE_HOOK_NAME, TERMINATE_TRANSITION } from '../contract/events';
 import { autoScalingGroupName, peerName, peerTags, ROLL_GENERATION_TAG_KEY } from '../contract/naming';
+import { DEFAULT_HAND_OFF_TIMEOUT_SECONDS } from '../contract/agent-config';
 
 /** gp3 limits (EC2 CreateVolume): size 1–65,536 GiB, 3,000–80,000 IOPS, 125–2,000 MiB/s, ≤ 500 IOPS/GiB, ≤ 0.25 MiB/s per IOPS. */
 export const GP3_LIMITS = {
@@ -125,7 +126,7 @@ export class EtcdPeer extends Construct {
     if (!Number.isInteger(healthCheckGracePeriodSeconds) || healthCheckGracePeriodSeconds < 0) {
       throw new Error(`healthCheckGracePeriodSeconds must be a whole number of seconds, 0 or more, got ${healthCheckGracePeriodSeconds}`);
     }
-    const handOffTimeoutSeconds = props.handOffTimeoutSeconds ?? 180;
+    const handOffTimeoutSeconds = props.handOffTimeoutSeconds ?? DEFAULT_HAND_OFF_TIMEOUT_SECONDS;
     if (!Number.isInteger(handOffTimeoutSeconds) || handOffTimeoutSeconds < 30 || handOffTimeoutSeconds > 7200) {
       throw new Error(`handOffTimeoutSeconds must be a whole number from 30 to 7200 (Auto Scaling's heartbeat limits), got ${handOffTimeoutSeconds}`);
     }

@@ -21,6 +21,22 @@ export interface AgentDeadlines {
   readonly dnsSeconds: number;
   /** A fresh volume waiting until the cluster's state decides how etcd starts (quorum, or every peer's report for a restore). */
   readonly decideSeconds: number;
+  /**
+   * The whole planned hand-off, from `Terminated` to the lifecycle action's completion: within the terminate
+   * hook's timeout ({@link handOffBudgetSeconds}), so the agent, not the timeout, ends it.
+   */
+  readonly handOffSeconds: number;
+}
+
+/** How long the terminate hook holds an instance by default (`handOffTimeoutSeconds`). */
+export const DEFAULT_HAND_OFF_TIMEOUT_SECONDS = 180;
+
+/** Time kept back from the hook's timeout for completing the lifecycle action itself. */
+const HAND_OFF_COMPLETION_MARGIN_SECONDS = 20;
+
+/** The hand-off's own budget for a terminate hook of `hookTimeoutSeconds`: the timeout less a margin to complete it. */
+export function handOffBudgetSeconds(hookTimeoutSeconds: number): number {
+  return Math.max(hookTimeoutSeconds - HAND_OFF_COMPLETION_MARGIN_SECONDS, hookTimeoutSeconds / 2);
 }
 
 /** Everything `node-agent boot` needs to become peer N. */
@@ -78,6 +94,7 @@ export const DEFAULT_DEADLINES: AgentDeadlines = {
   deviceSeconds: 120,
   dnsSeconds: 300,
   decideSeconds: 600,
+  handOffSeconds: handOffBudgetSeconds(DEFAULT_HAND_OFF_TIMEOUT_SECONDS),
 };
 
 /** What a config holds when a field is not given; one place for both the factory and the parser. */

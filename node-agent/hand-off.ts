@@ -42,13 +42,27 @@ export interface HandOffDeps {
   readonly maxLagEntries?: number;
 }
 
-/** Runs one step; a failure is logged (by `step`) and returned, never thrown. */
-async function attempt(log: Logger, name: string, body: () => Promise<void>): Promise<StepResult> {
+/**
+ * Runs one step within what is left of the budget; a failure or an overrun is logged (by `step`) and returned,
+ * never thrown. An overrun step may still be working; the steps after it treat it as failed.
+ */
+async function attempt(log: Logger, name: string, body: () => Promise<void>, deadline: number): Promise<StepResult> {
+  const left = deadline - Date.now();
+  if (left <= 0) {
+    log.warn('hand-off step skipped: the budget is spent', { step: name });
+    return 'skipped';
+  }
+  let timer: NodeJS.Timeout | undefined;
+  const overrun = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`not done within the hand-off's remaining ${Math.round(left / 100) / 10} s`)), left);
+  });
   try {
-    await step(log, name, body);
+    await step(log, name, () => Promise.race([body(), overrun]));
     return 'done';
   } catch {
     return 'failed';
+  } finally {
+    clearTimeout(timer);
   }
 }
 
@@ -56,7 +70,9 @@ async function attempt(log: Logger, name: string, body: () => Promise<void>): Pr
 export async function handOff(config: AgentConfig, deps: HandOffDeps): Promise<HandOffOutcome> {
   const { log } = deps;
   const peer = peerName(config.peerIndex);
-  log.info('hand-off started', { peer });
+  // Within the hook's timeout: the agent completes the action itself rather than the timeout ending it mid-step.
+  const deadline = Date.now() + config.deadlines.handOffSeconds * 1000;
+  log.info('hand-off started', { peer, budgetSeconds: config.deadlines.handOffSeconds });
 
   let leadership: LeadershipStep = { action: 'none', reason: 'the cluster could not be asked' };
   let moveLeader: StepResult = 'skipped';
@@ -69,12 +85,12 @@ export async function handOff(config: AgentConfig, deps: HandOffDeps): Promise<H
   log.info('leadership', { peer, action: leadership.action, reason: leadership.reason });
   if (leadership.action === 'move') {
     const to = leadership.to;
-    moveLeader = await attempt(log, 'move-leader', () => deps.leadership.moveLeader(to.id));
+    moveLeader = await attempt(log, 'move-leader', () => deps.leadership.moveLeader(to.id), deadline);
   }
 
-  const stopEtcd = await attempt(log, 'stop-etcd', () => deps.host.stopEtcd());
-  const unmount = stopEtcd === 'done' ? await attempt(log, 'unmount', () => deps.host.unmountDataDir()) : 'skipped';
-  const detach = unmount === 'done' ? await attempt(log, 'detach-volume', () => deps.host.detachVolume(log)) : 'skipped';
+  const stopEtcd = await attempt(log, 'stop-etcd', () => deps.host.stopEtcd(), deadline);
+  const unmount = stopEtcd === 'done' ? await attempt(log, 'unmount', () => deps.host.unmountDataDir(), deadline) : 'skipped';
+  const detach = unmount === 'done' ? await attempt(log, 'detach-volume', () => deps.host.detachVolume(log), deadline) : 'skipped';
   if (unmount !== 'done') log.warn('volume left attached: the replacement waits for EC2 to release it', { peer, stopEtcd, unmount });
 
   // Always: the group may terminate the instance now; a failure here leaves it to the hook's timeout.

@@ -121,6 +121,9 @@ describe('default cluster: 9 peers over 3 zones', () => {
     for (const group of Object.values(tuned.resources('aws_autoscaling_group'))) {
       expect(group.initial_lifecycle_hook[1]).toMatchObject({ name: 'etcd-peer-hand-off', heartbeat_timeout: 600 });
     }
+    // The agent's own budget for the hand-off sits inside the hook: 600 s less the 20 s kept to complete it.
+    expect(tuned.byPath('aws_launch_template', 'peer-0/launch-template').user_data).toContain('\\"handOffSeconds\\": 580');
+    expect(stack.byPath('aws_launch_template', 'peer-0/launch-template').user_data).toContain('\\"handOffSeconds\\": 160');
     expect(() => synthCluster({ handOffTimeoutSeconds: 10 })).toThrow('handOffTimeoutSeconds must be a whole number from 30 to 7200');
   });
 

@@ -181,3 +181,33 @@ describe('the hand-off on AWS (mocked SDK and instance metadata)', () => {
     expect(commands).toEqual(['systemctl stop etcd.service', 'umount /var/lib/etcd']);
   });
 });
+
+describe("the hand-off's budget (the terminate hook's timeout less the completion's margin)", () => {
+  const tight = { ...config, deadlines: { ...config.deadlines, handOffSeconds: 0.3 } };
+
+  test('a stop that outlasts the budget is given up; nothing is unmounted under it, and the action is still completed in time', async () => {
+    const f = fakes();
+    const never = new Promise<void>(() => undefined);
+    const started = Date.now();
+    const outcome = await handOff(tight, { ...f, host: { ...f.host, stopEtcd: () => never } });
+    expect(Date.now() - started).toBeLessThan(2000);
+    expect(outcome.steps).toEqual({ moveLeader: 'done', stopEtcd: 'failed', unmount: 'skipped', detach: 'skipped', complete: 'done' });
+    expect(f.calls).toEqual(['move-leader 2', 'complete']);
+    expect(f.log.lines).toContainEqual(expect.objectContaining({ error: expect.stringContaining("not done within the hand-off's remaining") }));
+  });
+
+  test('a budget spent before a step skips it', async () => {
+    const f = fakes();
+    const slowMove: LeadershipPort = { ...f.leadership, moveLeader: () => new Promise((r) => setTimeout(r, 400)) };
+    const outcome = await handOff({ ...tight, deadlines: { ...tight.deadlines, handOffSeconds: 0.4 } }, { ...f, leadership: slowMove });
+    expect(outcome.steps.stopEtcd).toBe('skipped');
+    expect(f.calls).toEqual(['complete']);
+  });
+
+  test('the budget sits inside the hook timeout: 180 s gives 160 s, the 30 s minimum gives 15 s', async () => {
+    const { handOffBudgetSeconds, DEFAULT_DEADLINES } = await import('../../contract/agent-config');
+    expect(handOffBudgetSeconds(180)).toBe(160);
+    expect(handOffBudgetSeconds(30)).toBe(15);
+    expect(DEFAULT_DEADLINES.handOffSeconds).toBe(160);
+  });
+});
