@@ -66,7 +66,7 @@ type Name = keyof typeof APP_SETTINGS;
 
 export const DEFAULT_REGION = 'us-east-1';
 export const DEFAULT_CLUSTER_NAME = 'etcd-main';
-export const DEFAULT_SIZE = 9;
+const DEFAULT_SIZE = 9;
 /** Beside `cdktf.out`, seen from `cdktf.out/stacks/etcd` where Terraform runs; git-ignored (`*.tfstate`). */
 export const DEFAULT_LOCAL_STATE = '../../../terraform.etcd.tfstate';
 
@@ -79,7 +79,7 @@ export class AppSettingsError extends Error {
 }
 
 /** How a setting is named in messages: its variable, and its context key. */
-export function settingName(name: Name): string {
+function settingName(name: Name): string {
   const s = APP_SETTINGS[name];
   return `${s.env} (or context "${s.context}")`;
 }

@@ -278,7 +278,7 @@ export function ownVolumeStatement(partition: string, clusterName: string, peerI
  * Peer i's own rights: attach and detach its volume, and record on it, in the
  * `etcd-cluster:formatted-at` tag and no other key, that its filesystem was created.
  */
-export function ownVolumeStatements(partition: string, clusterName: string, peerIndex: number): object[] {
+function ownVolumeStatements(partition: string, clusterName: string, peerIndex: number): object[] {
   return [
     ownVolumeStatement(partition, clusterName, peerIndex),
     {

@@ -17,7 +17,7 @@ export function faultToleranceOf(size: number): number {
 }
 
 /** Peers in the fullest zone: `ceil(size / zones)` under count-and-modulo. */
-export function largestZonePeerCount(size: number, zoneCount: number): number {
+function largestZonePeerCount(size: number, zoneCount: number): number {
   return Math.ceil(size / zoneCount);
 }
 

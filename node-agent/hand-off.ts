@@ -22,7 +22,7 @@ import type { HandOffHost, LeadershipPort, LifecyclePort } from './ports';
 import { step } from './step';
 
 /** The target lifecycle state that starts the hand-off. */
-export const TERMINATED_STATE = 'Terminated';
+const TERMINATED_STATE = 'Terminated';
 
 /** What each step of a hand-off came to. */
 export type StepResult = 'done' | 'failed' | 'skipped';

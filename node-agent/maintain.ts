@@ -12,7 +12,7 @@ import { clusterUnfit, decideMaintenance, MemberDb, nospaceCompaction, nospaceVe
 import type { MaintenancePort, MaintenanceRead } from './ports';
 
 /** The lock's lease: a holder that dies frees the lock this many seconds later. */
-export const LOCK_TTL_SECONDS = 60;
+const LOCK_TTL_SECONDS = 60;
 
 /** One defragmentation, with its own timestamps (no two may overlap across the cluster). */
 export interface DefragRecord {

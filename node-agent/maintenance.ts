@@ -45,7 +45,7 @@ const mib = (bytes: number) => `${(bytes / MiB).toFixed(1)} MiB`;
 const pct = (share: number) => `${Math.round(share * 100)} %`;
 
 /** Database size minus size in use: what a defragmentation gives back. */
-export function freeableBytes(m: MemberDb): number | undefined {
+function freeableBytes(m: MemberDb): number | undefined {
   return m.dbSize === undefined || m.dbSizeInUse === undefined ? undefined : Math.max(0, m.dbSize - m.dbSizeInUse);
 }
 

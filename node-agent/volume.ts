@@ -131,7 +131,7 @@ async function readBlank(device: string): Promise<BlankRead> {
 }
 
 /** The marker at the root of a mounted volume; a marker that cannot be read is `invalid`, never `absent`. */
-export async function readVolumeMarker(root: string): Promise<MarkerRead> {
+async function readVolumeMarker(root: string): Promise<MarkerRead> {
   let text: string;
   try {
     text = await fs.readFile(join(root, VOLUME_MARKER_FILE), 'utf8');
@@ -143,7 +143,7 @@ export async function readVolumeMarker(root: string): Promise<MarkerRead> {
 }
 
 /** Writes the marker whole (a temporary file renamed into place) and makes it durable before going on. */
-export async function writeVolumeMarker(root: string, owner: VolumeOwner, now = new Date()): Promise<void> {
+async function writeVolumeMarker(root: string, owner: VolumeOwner, now = new Date()): Promise<void> {
   const file = join(root, VOLUME_MARKER_FILE);
   const temporary = join(root, `.${VOLUME_MARKER_FILE}.tmp`);
   const handle = await fs.open(temporary, 'w', 0o644);
