@@ -104,6 +104,13 @@ export class EtcdHttpClient {
     return { dbSize: Number(r.dbSize ?? 0), dbSizeInUse: Number(r.dbSizeInUse ?? r.dbSize ?? 0), revision: Number(r.header?.revision ?? 0) };
   }
 
+  /** This member's id and the leader's as it sees them (hex, as {@link memberList} gives ids). */
+  async leadership(endpoint: Endpoint, timeoutMs: number): Promise<{ memberId: string; leaderId: string }> {
+    const r = await this.call(endpoint, '/v3/maintenance/status', {}, timeoutMs);
+    if (!r.header?.member_id || !r.leader) throw new Error(`${endpoint.name} /v3/maintenance/status: no member_id or leader in ${JSON.stringify(r).slice(0, 200)}`);
+    return { memberId: BigInt(r.header.member_id).toString(16), leaderId: BigInt(r.leader).toString(16) };
+  }
+
   /** Deletes every key under `prefix`; returns how many. */
   async deletePrefix(endpoint: Endpoint, prefix: string, timeoutMs: number): Promise<number> {
     const r = await this.call(endpoint, '/v3/kv/deleterange', { key: b64(prefix), range_end: b64(prefixEnd(prefix)) }, timeoutMs);

@@ -30,7 +30,7 @@ export interface RollReport {
 }
 
 /** Every running peer publishes its status (the agent's metrics timer on AWS), then the roller reads them back. */
-async function publishAndRead(cluster: LocalCluster, runDir: string, peers: number): Promise<PeerStatus[]> {
+export async function publishAndRead(cluster: LocalCluster, runDir: string, peers: number): Promise<PeerStatus[]> {
   const store = new DirectoryPeerStatusStore(join(runDir, 'backups'));
   await Promise.all(
     peerIndices(peers).map(async (i) => {
