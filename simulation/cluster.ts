@@ -15,7 +15,7 @@ import { learnerMarkerFile } from '../node-agent/learner';
 import type { CommandResult } from '../node-agent/system';
 import { DirectoryCaStore } from '../node-agent/ca-store';
 import { createCa } from '../node-agent/pki';
-import { EtcdBinaries, etcdEnv } from '../runtime/etcd-binaries';
+import type { EtcdBinaries } from '../runtime/etcd-binaries';
 import { done, notYet, pollUntil, sleep } from '../runtime/retry';
 import { AgentRunner, localAgentConfig, readSnapshotRound, SnapshotRound } from './agent-runner';
 import { cleanLeftovers, registerRun } from './cleanup';
@@ -24,6 +24,7 @@ import type { DnsmasqServer } from './dns';
 import { EtcdHttpClient, Endpoint } from './etcd-client';
 import { ClusterEvent, Instance, isLive, observed } from './instance';
 import { LocalEc2 } from './ec2';
+import { LocalLaunchTemplate } from './launch-template';
 import { createZone, enableForwarding, Host, restoreForwarding, Zone, zoneAt } from './net';
 import { BackgroundTasks, killAndWait, spawnInNamespace } from './processes';
 import { handOffLocally } from './hand-off';
@@ -74,17 +75,8 @@ export class LocalCluster {
   private readonly updater: LocalDnsUpdater;
   private readonly background = new BackgroundTasks();
   private readonly ec2: LocalEc2;
-  /** The environment of every process of the run (etcd, etcdctl, the agent); `useEtcd` switches it for later launches. */
-  private env: NodeJS.ProcessEnv;
-  /** The etcd binaries the next launch installs (the launch template's version). */
-  private etcd: EtcdBinaries;
-  /**
-   * The launch template's version: raised by every change to it (`useEtcd`, `rollGeneration`), recorded by each
-   * instance at launch, so the roller sees an instance as out of date as Auto Scaling's template version shows it.
-   */
-  private templateVersion = 1;
-  /** One group's own etcd, overriding the template's (`useEtcdFor`): upgrade-stops' broken binary. */
-  private readonly etcdOf = new Map<number, EtcdBinaries>();
+  /** Which etcd the next launch installs, and the template version the roller compares with. */
+  readonly template: LocalLaunchTemplate;
   private stopped = false;
 
   constructor(private readonly options: LocalClusterOptions) {
@@ -92,9 +84,8 @@ export class LocalCluster {
     this.domain = options.domain ?? 'sim.etcd.test';
     this.zones = Array.from({ length: options.zones }, (_, z) => zoneAt(z));
     this.caStore = new DirectoryCaStore(join(options.dir, 'ca'));
-    this.etcd = options.etcd;
-    this.env = etcdEnv(options.etcd);
-    this.agent = new AgentRunner(options.agentPath, this.env);
+    this.template = new LocalLaunchTemplate(options.etcd);
+    this.agent = new AgentRunner(options.agentPath, this.template.env);
     this.ec2 = new LocalEc2(options.dir, options.volumeMiB ?? 256);
     const settings = { clusterName: this.clusterName, domain: this.domain, peerCount: options.peers, hostedZoneId: 'local', recordTtl: 1 };
     this.updater = new LocalDnsUpdater(settings, { dns: () => this.dns, instances: () => this.instances.map(observed), progress: (line) => this.progress(line) });
@@ -133,43 +124,10 @@ export class LocalCluster {
     this.progress(`setup: ${this.options.peers} peers over ${this.options.zones} zones, volumes, CA, dnsmasq for ${this.domain}`);
   }
 
-  /**
-   * A new launch template: instances launched from now on run these binaries (their agent too), those
-   * running keep theirs, as on AWS after a version change until the roller replaces them.
-   */
+  /** A new launch template with these binaries: see {@link LocalLaunchTemplate.useEtcd}. */
   useEtcd(binaries: EtcdBinaries): void {
-    this.etcd = binaries;
-    this.env = etcdEnv(binaries);
-    this.agent.env = this.env;
-    this.templateVersion++;
-  }
-
-  /**
-   * A new launch template version that changes nothing but itself, as raising `rolling.generation` does on AWS:
-   * every running instance is out of date, so the roller replaces them all (rolling-replace).
-   */
-  rollGeneration(): void {
-    this.templateVersion++;
-  }
-
-  /**
-   * Peer `peerIndex`'s later launches start this etcd server instead of the template's (`undefined`: the template's
-   * again), without a new template version: the roller sees them as up to date. Only etcd itself is started from
-   * it; the agent and etcdctl keep the template's PATH.
-   */
-  useEtcdFor(peerIndex: number, binaries: EtcdBinaries | undefined): void {
-    if (binaries) this.etcdOf.set(peerIndex, binaries);
-    else this.etcdOf.delete(peerIndex);
-  }
-
-  /** The launch template version the next launch uses. */
-  get launchTemplateVersion(): number {
-    return this.templateVersion;
-  }
-
-  /** The etcd version the next launch installs. */
-  get targetEtcd(): EtcdBinaries {
-    return this.etcd;
+    this.template.useEtcd(binaries);
+    this.agent.env = this.template.env;
   }
 
   /** The live instance of each peer. */
@@ -192,9 +150,8 @@ export class LocalCluster {
     const zone = this.zones[zoneIndexOf(peerIndex, this.zones.length)];
     const { id, host } = await this.ec2.runInstance(peerIndex, zone);
     const dir = join(this.options.dir, 'instances', id);
-    const own = this.etcdOf.get(peerIndex);
-    const instance: Instance = { id, peerIndex, host, launchedAt: Date.now(), dir, state: 'pending', terminating: false, etcdVersion: (own ?? this.etcd).version, launchTemplateVersion: this.templateVersion };
-    const etcdEnvironment = own ? etcdEnv(own) : this.env;
+    const spec = this.template.launchOf(peerIndex);
+    const instance: Instance = { id, peerIndex, host, launchedAt: Date.now(), dir, state: 'pending', terminating: false, etcdVersion: spec.etcd.version, launchTemplateVersion: spec.templateVersion };
     this.instances.push(instance);
     this.progress(`launch ${id} as peer-${peerIndex} in zone ${zone.index} at ${host.ip}`);
 
@@ -219,7 +176,7 @@ export class LocalCluster {
     }
     instance.agentMs = agent.durationMs;
     instance.restoredFrom = agent.restoredFrom;
-    this.startEtcd(instance, config.etcdConfigFile, etcdEnvironment);
+    this.startEtcd(instance, config.etcdConfigFile, spec.etcdEnv);
     // The promotion unit (After=etcd.service) of a peer the agent added as a learner.
     if (await fs.stat(learnerMarkerFile(config)).catch(() => undefined)) this.promote(instance);
     this.progress(`etcd started on ${id} (peer-${peerIndex}, ${host.ip}); agent took ${agent.durationMs} ms`);
@@ -347,7 +304,7 @@ export class LocalCluster {
 
   /** Member list (name → member id; a learner's name marked), as a client sees it. */
   members(): Promise<Map<string, string>> {
-    return memberList(this.clientHost!, this.domain, this.clientFiles!, this.env);
+    return memberList(this.clientHost!, this.domain, this.clientFiles!, this.template.env);
   }
 
   /** Stops everything and removes every trace: processes, mounts, loop devices, namespaces, links, DNS. */

@@ -28,7 +28,7 @@ export interface Instance {
   terminating: boolean;
   /** The etcd version it was launched with (its launch template's). */
   readonly etcdVersion: string;
-  /** The local launch template version it was launched from (`LocalCluster.launchTemplateVersion`). */
+  /** The local launch template version it was launched from (`LocalLaunchTemplate.version`). */
   readonly launchTemplateVersion: number;
   /** What its planned hand-off did, when it was terminated through one. */
   handOff?: HandOffOutcome;

@@ -76,7 +76,7 @@ export const rollingReplace: Failure = {
   newMembers: () => [],
   inject: async (ctx) => {
     // On AWS: raise rolling.generation. Every instance is then out of date, with no version change.
-    ctx.cluster.rollGeneration();
+    ctx.cluster.template.rollGeneration();
     ctx.mark('launch template: new generation');
     ctx.progress('new launch template generation: the roller replaces every peer, one at a time, the leader last');
     const roll = await rollLocally(ctx.cluster, { runDir: ctx.runDir, peers: ctx.peers, progress: ctx.progress, mark: ctx.mark, policy: localPolicy(120) });
@@ -90,7 +90,7 @@ export const rollingUpgrade: Failure = {
   formOn: '3.4',
   inject: async (ctx) => {
     // The launch template now installs the run's etcd (--etcd, 3.5 by default); the roller replaces every peer through the hand-off.
-    const target = ctx.cluster.targetEtcd;
+    const target = ctx.cluster.template.etcd;
     const clusterVersionBefore = await clusterVersion(ctx.cluster);
     ctx.mark(`launch template: etcd ${target.version}`);
     ctx.progress(`new launch template: etcd ${target.version}; the roller replaces one peer at a time, the leader last`);
@@ -117,7 +117,7 @@ export const upgradeStops: Failure = {
   newMembers: () => [],
   formOn: '3.4',
   inject: async (ctx) => {
-    const target = ctx.cluster.targetEtcd;
+    const target = ctx.cluster.template.etcd;
     const broken = await brokenEtcd(target, join(ctx.runDir, 'broken-etcd'));
     const clusterVersionBefore = await clusterVersion(ctx.cluster);
     ctx.mark(`launch template: etcd ${target.version}`);
@@ -144,7 +144,7 @@ export const upgradeStops: Failure = {
           if (step !== UPGRADE_STOPS.brokenStep) return;
           // Only this group's launches get the broken binary: the group's own launch template, as each peer has on AWS.
           brokenPeer = peer;
-          ctx.cluster.useEtcdFor(peer, broken);
+          ctx.cluster.template.useEtcdFor(peer, broken);
           ctx.mark(`${peerName(peer)}'s new etcd is broken`);
           ctx.progress(`${peerName(peer)}'s replacements start a broken etcd ("${BROKEN_ETCD_MESSAGE}")`);
         },
@@ -159,7 +159,7 @@ export const upgradeStops: Failure = {
       const brokenStart = roll.steps[UPGRADE_STOPS.brokenStep].startedAt;
       const launches = ctx.cluster.instances.filter((i) => i.peerIndex === peer && i.launchedAt >= brokenStart);
       // The fix: the group's template installs the good binary again; its next launch comes back as the same member.
-      ctx.cluster.useEtcdFor(peer, undefined);
+      ctx.cluster.template.useEtcdFor(peer, undefined);
       ctx.mark(`${peerName(peer)}'s launch template fixed`);
       ctx.progress(`${peerName(peer)}'s launch template fixed: its next launch runs etcd ${target.version}`);
       const fixedAt = Date.now();

@@ -76,8 +76,8 @@ export async function rollLocally(
     beforeReplace?: (peer: number, step: number) => void;
   },
 ): Promise<RollReport> {
-  const target = cluster.targetEtcd.version;
-  const template = cluster.launchTemplateVersion;
+  const target = cluster.template.etcd.version;
+  const template = cluster.template.version;
   const steps: RollReport['steps'] = [];
   const replacedAt = new Map<number, number>();
   let leader: number | undefined;
