@@ -85,13 +85,16 @@ export const rollingReplace: Failure = {
   },
 };
 
+/** The etcd minor the rolling scenarios form the cluster on, before the roll to the run's etcd. */
+const FORMED_ON = '3.4';
+
 export const rollingUpgrade: Failure = {
   newMembers: () => [],
-  formOn: '3.4',
+  formOn: FORMED_ON,
   inject: async (ctx) => {
     // The launch template now installs the run's etcd (--etcd, 3.5 by default); the roller replaces every peer through the hand-off.
     const target = ctx.cluster.template.etcd;
-    const clusterVersionBefore = await clusterVersion(ctx.cluster);
+    const clusterVersionBefore = await clusterVersionReaching(ctx.cluster, FORMED_ON);
     ctx.mark(`launch template: etcd ${target.version}`);
     ctx.progress(`new launch template: etcd ${target.version}; the roller replaces one peer at a time, the leader last`);
     const roll = await rollLocally(ctx.cluster, { runDir: ctx.runDir, peers: ctx.peers, progress: ctx.progress, mark: ctx.mark, policy: localPolicy(120) });
@@ -100,13 +103,7 @@ export const rollingUpgrade: Failure = {
       report: {
         clusterVersionBefore,
         // etcd raises the cluster version shortly after the last member runs the new minor.
-        clusterVersionAfter: await pollUntil(
-          async () => {
-            const v = await clusterVersion(ctx.cluster);
-            return v.startsWith(`${target.minor}.`) ? done(v) : notYet(`the cluster version is still ${v}`);
-          },
-          { timeoutMs: 60_000, delayMs: 1000 },
-        ).catch(() => clusterVersion(ctx.cluster)),
+        clusterVersionAfter: await clusterVersionReaching(ctx.cluster, target.minor),
         ...stepFigures(ctx, roll),
       },
     };
@@ -115,11 +112,11 @@ export const rollingUpgrade: Failure = {
 
 export const upgradeStops: Failure = {
   newMembers: () => [],
-  formOn: '3.4',
+  formOn: FORMED_ON,
   inject: async (ctx) => {
     const target = ctx.cluster.template.etcd;
     const broken = await brokenEtcd(target, join(ctx.runDir, 'broken-etcd'));
-    const clusterVersionBefore = await clusterVersion(ctx.cluster);
+    const clusterVersionBefore = await clusterVersionReaching(ctx.cluster, FORMED_ON);
     ctx.mark(`launch template: etcd ${target.version}`);
     ctx.progress(`new launch template: etcd ${target.version}; replacement ${UPGRADE_STOPS.brokenStep + 1} gets an etcd that cannot start; the roller's deadline is ${UPGRADE_STOPS.replaceDeadlineSeconds} s`);
     // How many members answer at once, all along: never fewer than a quorum.
@@ -196,6 +193,20 @@ async function lastEtcdLine(instances: readonly Instance[]): Promise<string | un
     if (line) return line;
   }
   return undefined;
+}
+
+/**
+ * The cluster version once it reaches `minor` (e.g. `3.4`), or as it stands after a minute. A new cluster
+ * answers 3.0.0 until every member has published its own version; only then does etcd decide it.
+ */
+async function clusterVersionReaching(cluster: LocalCluster, minor: string): Promise<string> {
+  return pollUntil(
+    async () => {
+      const v = await clusterVersion(cluster);
+      return v.startsWith(`${minor}.`) ? done(v) : notYet(`the cluster version is still ${v || 'undecided'}`);
+    },
+    { timeoutMs: 60_000, delayMs: 500 },
+  ).catch(() => clusterVersion(cluster));
 }
 
 /** The cluster version as the members answer it on /version (distinct answers joined). */
