@@ -75,6 +75,21 @@ describe('snapshots (pure parts and adapters)', () => {
       return parts;
     }
 
+    /** Like {@link recordParts}, for a file of one part and 10 bytes whose second part S3 refuses once with `error`. */
+    function recordPartsRefusingTheSecondOnce(fill: number, error: { name: string; message: string; status: number }) {
+      const partBytes = 5 * 1024 * 1024;
+      const content = Buffer.alloc(partBytes + 10, fill);
+      writeFileSync(join(dir, 'x.db'), content);
+      const parts = recordParts();
+      s3.on(UploadPartCommand, { PartNumber: 2 })
+        .rejectsOnce(Object.assign(new Error(error.message), { name: error.name, $metadata: { httpStatusCode: error.status } }))
+        .callsFake(async (input) => {
+          parts.set(input.PartNumber, Buffer.from(input.Body as Uint8Array));
+          return { ETag: '"etag-2"' };
+        });
+      return { parts, content, store: new S3BackupStore('b', new S3Client({ region: 'eu-west-1' }), partBytes) };
+    }
+
     test('a snapshot below one part: one PutObject carrying revision, member count and checksum as metadata', async () => {
       let uploaded = '';
       s3.on(PutObjectCommand).callsFake(async (input) => {
@@ -105,18 +120,9 @@ describe('snapshots (pure parts and adapters)', () => {
     });
 
     test('a part refused by a throttled S3: the upload is aborted and sent again whole from the file', async () => {
-      const partBytes = 5 * 1024 * 1024;
-      const content = Buffer.alloc(partBytes + 10, 3);
-      writeFileSync(join(dir, 'x.db'), content);
-      const parts = recordParts();
-      s3.on(UploadPartCommand, { PartNumber: 2 })
-        .rejectsOnce(Object.assign(new Error('Slow Down'), { name: 'SlowDown', $metadata: { httpStatusCode: 503 } }))
-        .callsFake(async (input) => {
-          parts.set(input.PartNumber, Buffer.from(input.Body as Uint8Array));
-          return { ETag: '"etag-2"' };
-        });
+      const { parts, content, store } = recordPartsRefusingTheSecondOnce(3, { name: 'SlowDown', message: 'Slow Down', status: 503 });
       s3.on(AbortMultipartUploadCommand).resolves({});
-      await new S3BackupStore('b', new S3Client({ region: 'eu-west-1' }), partBytes).upload('k.db', join(dir, 'x.db'), metadata);
+      await store.upload('k.db', join(dir, 'x.db'), metadata);
       expect(s3.commandCalls(AbortMultipartUploadCommand)).toHaveLength(1);
       expect(s3.commandCalls(CreateMultipartUploadCommand)).toHaveLength(2);
       expect(s3.commandCalls(CompleteMultipartUploadCommand)).toHaveLength(1);
@@ -124,18 +130,9 @@ describe('snapshots (pure parts and adapters)', () => {
     });
 
     test('an abort that S3 refuses (a role without s3:AbortMultipartUpload) does not hide the part error: the upload is still retried', async () => {
-      const partBytes = 5 * 1024 * 1024;
-      const content = Buffer.alloc(partBytes + 10, 4);
-      writeFileSync(join(dir, 'x.db'), content);
-      const parts = recordParts();
-      s3.on(UploadPartCommand, { PartNumber: 2 })
-        .rejectsOnce(Object.assign(new Error('We encountered an internal error'), { name: 'InternalError', $metadata: { httpStatusCode: 500 } }))
-        .callsFake(async (input) => {
-          parts.set(input.PartNumber, Buffer.from(input.Body as Uint8Array));
-          return { ETag: '"etag-2"' };
-        });
+      const { parts, content, store } = recordPartsRefusingTheSecondOnce(4, { name: 'InternalError', message: 'We encountered an internal error', status: 500 });
       s3.on(AbortMultipartUploadCommand).rejects(Object.assign(new Error('Access Denied'), { name: 'AccessDenied', $metadata: { httpStatusCode: 403 } }));
-      await new S3BackupStore('b', new S3Client({ region: 'eu-west-1' }), partBytes).upload('k.db', join(dir, 'x.db'), metadata);
+      await store.upload('k.db', join(dir, 'x.db'), metadata);
       expect(s3.commandCalls(AbortMultipartUploadCommand)).toHaveLength(1);
       expect(s3.commandCalls(CreateMultipartUploadCommand)).toHaveLength(2);
       expect(Buffer.concat([parts.get(1)!, parts.get(2)!]).equals(content)).toBe(true);
