@@ -4,7 +4,9 @@
  */
 import { execFileSync } from 'child_process';
 import { existsSync, readdirSync, readFileSync } from 'fs';
-import type { ScenarioResult } from '../../simulation/scenarios';
+import { tmpdir } from 'os';
+import { join } from 'path';
+import { runScenario, ScenarioName, ScenarioResult } from '../../simulation/scenarios';
 import { EtcdBinaries, etcdBinaries, EtcdMinor } from '../../runtime/etcd-binaries';
 import { lowest } from '../../simulation/peer-metrics';
 import { loopDeviceUnavailability } from './privileges';
@@ -85,4 +87,15 @@ export function expectHealedWithoutLoss(r: ScenarioResult, killed: number[], ids
   // Every peer's snapshot timer fired: only the leader took one, of all nine members.
   expect(r.snapshot).toMatchObject({ taken: 1, skipped: 8, members: 9 });
   expect(r.snapshot.revision).toBeGreaterThan(r.acked);
+}
+
+/**
+ * Runs scenario `name` on 3 zones in its own directory under the system's temp dir (`dirName`, by default the
+ * scenario's name), and checks that it left nothing behind.
+ */
+export async function runCleanly(name: ScenarioName, options: { peers: number; progress: (line: string) => void; etcd: EtcdBinaries }, dirName: string = name): Promise<ScenarioResult> {
+  const dir = join(tmpdir(), 'etcdsim-test', dirName);
+  const r = await runScenario(name, { peers: options.peers, zones: 3, dir, progress: options.progress, etcd: options.etcd });
+  expect(leftovers(dir)).toEqual([]);
+  return r;
 }

@@ -5,13 +5,11 @@
  * logic is the same and each step costs real time. Needs root, and etcd 3.4 as
  * well as 3.5 for the upgrades.
  */
-import { join } from 'path';
-import { tmpdir } from 'os';
-import { runScenario, ScenarioResult } from '../../simulation/scenarios';
+import type { ScenarioResult } from '../../simulation/scenarios';
 import { BROKEN_ETCD_MESSAGE } from '../../simulation/broken-etcd';
 import { UPGRADE_STOPS } from '../../simulation/roll-failures';
 import { describeWithRoot } from '../helpers/privileges';
-import { etcd34, etcd35, expectHealedWithoutLoss, expectRanOn, leftovers, scenarioHooks, simulationWhy } from '../helpers/scenarios';
+import { etcd34, etcd35, expectHealedWithoutLoss, expectRanOn, runCleanly, scenarioHooks, simulationWhy } from '../helpers/scenarios';
 
 /** Nothing lost or failed on any of the `peers` members, and the same member ids. */
 function expectWritesKept(r: ScenarioResult, peers: number) {
@@ -29,9 +27,7 @@ describeWithRoot(`local cluster: rolling a change, on etcd ${etcd35.etcd?.versio
 
   test('rolling-upgrade: formed on 3.4, the roller upgrades every peer to 3.5 through the hand-off, one at a time, the leader last; nothing lost, same members', async () => {
     if (!etcd34.etcd) throw new Error(`rolling-upgrade needs etcd 3.4 as well: ${etcd34.why}`);
-    const dir = join(tmpdir(), 'etcdsim-test', 'rolling-upgrade');
-    const r = await runScenario('rolling-upgrade', { peers: 9, zones: 3, dir, progress, etcd: etcd() });
-    expect(leftovers(dir)).toEqual([]);
+    const r = await runCleanly('rolling-upgrade', { peers: 9, progress, etcd: etcd() });
     expectRanOn(r, etcd());
     expect(r.failed).toBe(0);
     expectHealedWithoutLoss(r, [0, 1, 2, 3, 4, 5, 6, 7, 8]);
@@ -48,9 +44,7 @@ describeWithRoot(`local cluster: rolling a change, on etcd ${etcd35.etcd?.versio
 
 
   test('rolling-replace: a new launch template generation, no version change; the roller replaces every peer through the hand-off, the leader last (3 peers)', async () => {
-    const dir = join(tmpdir(), 'etcdsim-test', 'rolling-replace');
-    const r = await runScenario('rolling-replace', { peers: 3, zones: 3, dir, progress, etcd: etcd() });
-    expect(leftovers(dir)).toEqual([]);
+    const r = await runCleanly('rolling-replace', { peers: 3, progress, etcd: etcd() });
     expectRanOn(r, etcd());
     expectWritesKept(r, 3);
     // One replacement per peer, each on a new IP, each launch hook completed by the DNS updater.
@@ -66,9 +60,7 @@ describeWithRoot(`local cluster: rolling a change, on etcd ${etcd35.etcd?.versio
 
   test('upgrade-stops: the second replacement\'s new etcd cannot start; the roller stops there and says why, the cluster keeps quorum and writes (3 peers)', async () => {
     if (!etcd34.etcd) throw new Error(`upgrade-stops needs etcd 3.4 as well: ${etcd34.why}`);
-    const dir = join(tmpdir(), 'etcdsim-test', 'upgrade-stops');
-    const r = await runScenario('upgrade-stops', { peers: 3, zones: 3, dir, progress, etcd: etcd() });
-    expect(leftovers(dir)).toEqual([]);
+    const r = await runCleanly('upgrade-stops', { peers: 3, progress, etcd: etcd() });
     expectWritesKept(r, 3);
     // Two replacements: the first healthy on 3.5, the second never; the roller stopped at that one, by its deadline.
     expect(r.rollerStopped).toBe(true);

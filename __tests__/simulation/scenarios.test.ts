@@ -11,11 +11,10 @@ import { ChildProcess, spawn } from 'child_process';
 import { existsSync } from 'fs';
 import { join } from 'path';
 import { tmpdir } from 'os';
-import { runScenario } from '../../simulation/scenarios';
 import { LocalCluster } from '../../simulation/cluster';
 import { bundleEntry } from '../../runtime/bundle';
 import { describeWithRoot } from '../helpers/privileges';
-import { etcd34, etcd35, expectHealedWithoutLoss, expectRanOn, leftovers, scenarioHooks, simulationWhy } from '../helpers/scenarios';
+import { etcd34, etcd35, expectHealedWithoutLoss, expectRanOn, leftovers, runCleanly, scenarioHooks, simulationWhy } from '../helpers/scenarios';
 import { highest } from '../../simulation/peer-metrics';
 
 /** The WAL fsync p99 alarm's default threshold (constructs/monitoring.ts; etcd's guidance). */
@@ -72,25 +71,19 @@ describeWithRoot(`local cluster scenarios (9 peers, 3 zones), on etcd ${etcd35.e
   }, 180_000);
 
   test('zone-and-node: a whole zone plus one more peer die while writing; nothing acknowledged is lost', async () => {
-    const dir = join(tmpdir(), 'etcdsim-test', 'zone-and-node');
-    const r = await runScenario('zone-and-node', { peers: 9, zones: 3, dir, progress, etcd: etcd() });
-    expect(leftovers(dir)).toEqual([]);
+    const r = await runCleanly('zone-and-node', { peers: 9, progress, etcd: etcd() });
     expectRanOn(r, etcd());
     expectHealedWithoutLoss(r, [0, 1, 3, 6]);
   }, 300_000);
 
   test('whole-cluster: every instance dies at once; all nine come back with their data, no operator', async () => {
-    const dir = join(tmpdir(), 'etcdsim-test', 'whole-cluster');
-    const r = await runScenario('whole-cluster', { peers: 9, zones: 3, dir, progress, etcd: etcd() });
-    expect(leftovers(dir)).toEqual([]);
+    const r = await runCleanly('whole-cluster', { peers: 9, progress, etcd: etcd() });
     expectRanOn(r, etcd());
     expectHealedWithoutLoss(r, [0, 1, 2, 3, 4, 5, 6, 7, 8]);
   }, 300_000);
 
   test('volume-lost: a peer comes back with an empty volume and rejoins as a new member (a learner first), never under its old identity', async () => {
-    const dir = join(tmpdir(), 'etcdsim-test', 'volume-lost');
-    const r = await runScenario('volume-lost', { peers: 9, zones: 3, dir, progress, etcd: etcd() });
-    expect(leftovers(dir)).toEqual([]);
+    const r = await runCleanly('volume-lost', { peers: 9, progress, etcd: etcd() });
     expectRanOn(r, etcd());
     expectHealedWithoutLoss(r, [4], ['peer-4']);
     // It rejoined as a learner, and was promoted to a voting member once caught up (membersAfter names no learner).
@@ -98,9 +91,7 @@ describeWithRoot(`local cluster scenarios (9 peers, 3 zones), on etcd ${etcd35.e
   }, 300_000);
 
   test('volumes-lost: every instance and every volume is lost; the cluster comes back from the snapshot by itself', async () => {
-    const dir = join(tmpdir(), 'etcdsim-test', 'volumes-lost');
-    const r = await runScenario('volumes-lost', { peers: 9, zones: 3, dir, progress, etcd: etcd() });
-    expect(leftovers(dir)).toEqual([]);
+    const r = await runCleanly('volumes-lost', { peers: 9, progress, etcd: etcd() });
     expectRanOn(r, etcd());
     // Every write the snapshot held, and every write after the restore, is there: on each of the nine members.
     expect(r.lost).toBe(0);
@@ -122,9 +113,7 @@ describeWithRoot(`local cluster scenarios (9 peers, 3 zones), on etcd ${etcd35.e
   }, 300_000);
 
   test('nospace: a 32 MiB quota filled until etcd raises NOSPACE; the cluster becomes writable again by itself while the load goes on, losing nothing', async () => {
-    const dir = join(tmpdir(), 'etcdsim-test', 'nospace');
-    const r = await runScenario('nospace', { peers: 9, zones: 3, dir, progress, etcd: etcd() });
-    expect(leftovers(dir)).toEqual([]);
+    const r = await runCleanly('nospace', { peers: 9, progress, etcd: etcd() });
     expect(r.nospaceRaised).toBe(true);
     expect(r.writableAgainSeconds).toEqual(expect.any(Number));
     expect(r.dbSizeBytesBefore!).toBeGreaterThan(r.dbSizeBytesAfter!);
@@ -142,9 +131,7 @@ describeWithRoot(`local cluster scenarios (9 peers, 3 zones), on etcd ${etcd35.e
   }, 420_000);
 
   test('defrag: most keys deleted; the maintenance timers defragment every member by themselves, never two at once', async () => {
-    const dir = join(tmpdir(), 'etcdsim-test', 'defrag');
-    const r = await runScenario('defrag', { peers: 9, zones: 3, dir, progress, etcd: etcd() });
-    expect(leftovers(dir)).toEqual([]);
+    const r = await runCleanly('defrag', { peers: 9, progress, etcd: etcd() });
     expect(Object.keys(r.defragmented!).sort()).toEqual(Array.from({ length: 9 }, (_, i) => `peer-${i}`).sort());
     expect(r.defragOverlaps).toEqual([]);
     expect(r.dbSmallerOnEveryMember).toBe(true);
@@ -158,9 +145,7 @@ describeWithRoot(`local cluster scenarios (9 peers, 3 zones), on etcd ${etcd34.e
   const progress = scenarioHooks();
 
   test('zone-and-node on etcd 3.4: a whole zone plus one more peer die while writing; nothing acknowledged is lost', async () => {
-    const dir = join(tmpdir(), 'etcdsim-test', 'zone-and-node-3.4');
-    const r = await runScenario('zone-and-node', { peers: 9, zones: 3, dir, progress, etcd: etcd34.etcd! });
-    expect(leftovers(dir)).toEqual([]);
+    const r = await runCleanly('zone-and-node', { peers: 9, progress, etcd: etcd34.etcd! }, 'zone-and-node-3.4');
     expectRanOn(r, etcd34.etcd!);
     expectHealedWithoutLoss(r, [0, 1, 3, 6]);
   }, 300_000);
@@ -170,9 +155,7 @@ describeWithRoot(`local cluster: a slow disk (9 peers, 3 zones), on etcd ${etcd3
   const progress = scenarioHooks();
 
   test('slow-disk: one volume takes 10 writes/s; that peer\'s WAL fsync p99 crosses the alarm threshold while nothing is lost', async () => {
-    const dir = join(tmpdir(), 'etcdsim-test', 'slow-disk');
-    const r = await runScenario('slow-disk', { peers: 9, zones: 3, dir, progress, etcd: etcd35.etcd! });
-    expect(leftovers(dir)).toEqual([]);
+    const r = await runCleanly('slow-disk', { peers: 9, progress, etcd: etcd35.etcd! });
     expectRanOn(r, etcd35.etcd!);
     expectHealedWithoutLoss(r, []);
     // The metric the alarm reads, as the peers published it over the slow time: the slowed peer is the slowest, past the threshold.
