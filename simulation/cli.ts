@@ -12,9 +12,9 @@ import { parseArgs } from 'util';
 import { EtcdBinaries, etcdBinaries, ETCD_MINORS, EtcdMinor, parseEtcdMinor } from '../runtime/etcd-binaries';
 import { DEFAULT_TOLERANCE, Tolerance, TOLERANCES, validateSizeAndZones } from '../contract/topology';
 import type { LocalCluster } from './cluster';
-import { expectedMemberIdChanges } from './failures';
+import { expectedMemberIdChanges, FAILURES } from './failures';
 import { figures, renderSvg, renderTable } from './report';
-import { runScenario, ScenarioName, ScenarioResult, SCENARIOS } from './scenarios';
+import { formationProblem, runScenario, ScenarioName, ScenarioResult, SCENARIOS } from './scenarios';
 
 /** The etcd version a run uses unless `--etcd` says otherwise: the minor AWS deploys. */
 export const DEFAULT_ETCD: EtcdMinor = '3.5';
@@ -61,6 +61,13 @@ async function main(argv: string[]): Promise<number> {
     process.stderr.write(`${scenario ? `unknown scenario ${scenario}` : '--scenario is required'}\n${USAGE}\n`);
     return 2;
   }
+  for (const flag of ['peers', 'zones'] as const) {
+    const text = flags[flag];
+    if (text !== undefined && !/^[1-9][0-9]{0,2}$/.test(text)) {
+      process.stderr.write(`--${flag} must be a whole number from 1 to 999, got ${text}\n${USAGE}\n`);
+      return 2;
+    }
+  }
   const peers = Number(flags.peers ?? 9);
   const zones = Number(flags.zones ?? 3);
   const tolerate = (flags.tolerate ?? DEFAULT_TOLERANCE) as Tolerance;
@@ -76,6 +83,13 @@ async function main(argv: string[]): Promise<number> {
   let etcd: EtcdBinaries;
   try {
     etcd = etcdBinaries(parseEtcdMinor(flags.etcd ?? DEFAULT_ETCD));
+    // Before any scenario runs: a late refusal would lose the figures of those before it.
+    for (const name of names) {
+      const refused = formationProblem(name, etcd.minor);
+      if (refused) throw new Error(refused);
+      const formOn = FAILURES[name].formOn;
+      if (formOn) etcdBinaries(formOn);
+    }
   } catch (error) {
     process.stderr.write(`${(error as Error).message}\n${USAGE}\n`);
     return 2;

@@ -6,7 +6,7 @@
 import { bundleNodeAgent } from '../runtime/bundle';
 import { peerIndices } from '../contract/naming';
 import { failureBudget } from '../contract/topology';
-import { etcdBinaries, EtcdBinaries } from '../runtime/etcd-binaries';
+import { etcdBinaries, EtcdBinaries, EtcdMinor } from '../runtime/etcd-binaries';
 import { LocalCluster } from './cluster';
 import { FAILURES, ScenarioName } from './failures';
 import { collectPeerMetrics, PeerMetrics } from './peer-metrics';
@@ -88,6 +88,13 @@ export interface ScenarioResult extends DatabaseScenarioReport, RollScenarioRepo
 }
 
 
+/** Why scenario `name` cannot run with `--etcd minor`: one that upgrades from `minor` has nothing to upgrade to. */
+export function formationProblem(name: ScenarioName, minor: EtcdMinor): string | undefined {
+  const formOn = FAILURES[name].formOn;
+  if (formOn && minor === formOn) return `${name} forms the cluster on etcd ${formOn} and upgrades it to the --etcd version; --etcd ${formOn} leaves nothing to upgrade: use --etcd 3.5`;
+  return undefined;
+}
+
 /** Runs one scenario end to end, always cleaning up. */
 export async function runScenario(name: ScenarioName, options: ScenarioOptions): Promise<ScenarioResult> {
   const progress = options.progress ?? (() => undefined);
@@ -95,10 +102,9 @@ export async function runScenario(name: ScenarioName, options: ScenarioOptions):
   progress(`scenario ${name}: ${options.peers} peers over ${options.zones} zones (quorum ${budget.quorum}), etcd ${options.etcd.version} from ${options.etcd.dir}`);
   const agent = bundleNodeAgent();
   const failure = FAILURES[name];
-  const formOn = FAILURES[name].formOn;
-  if (formOn && options.etcd.minor === formOn) {
-    throw new Error(`${name} forms the cluster on etcd ${formOn} and upgrades it to the --etcd version; --etcd ${formOn} leaves nothing to upgrade: use --etcd 3.5`);
-  }
+  const formOn = failure.formOn;
+  const problem = formationProblem(name, options.etcd.minor);
+  if (problem) throw new Error(problem);
   const cluster = new LocalCluster({ peers: options.peers, zones: options.zones, dir: options.dir, agentPath: agent.path, progress, etcd: formOn ? etcdBinaries(formOn) : options.etcd, database: failure.database });
   options.onCluster?.(cluster);
   let startedAt = Date.now();

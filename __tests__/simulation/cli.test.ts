@@ -52,4 +52,22 @@ describe('the local cluster refuses a layout as the construct does', () => {
     expect(run.stderr).toContain('[--etcd 3.5|3.4]');
     expect(run.stderr).not.toContain('needs root');
   });
+
+  test('a scenario that upgrades from 3.4 with --etcd 3.4, or with --scenario all, is refused at once, before any scenario runs', () => {
+    const cli = join(__dirname, '..', '..', 'simulation', 'cli.ts');
+    for (const scenario of ['rolling-upgrade', 'all']) {
+      const run = spawnSync(process.execPath, ['-r', 'ts-node/register/transpile-only', cli, '--scenario', scenario, '--etcd', '3.4'], { encoding: 'utf8', cwd: join(__dirname, '..', '..') });
+      expect(run.status).toBe(2);
+      expect(run.stderr).toContain('rolling-upgrade forms the cluster on etcd 3.4 and upgrades it to the --etcd version; --etcd 3.4 leaves nothing to upgrade: use --etcd 3.5');
+      expect(run.stderr).not.toContain('simulation failed');
+      expect(run.stdout).not.toContain('scenario ');
+    }
+  });
+
+  test.each(['x', '2.5', '1e10', '0'])('--zones %s is refused as not a whole number, naming the flag', (zones) => {
+    const cli = join(__dirname, '..', '..', 'simulation', 'cli.ts');
+    const run = spawnSync(process.execPath, ['-r', 'ts-node/register/transpile-only', cli, '--scenario', 'whole-cluster', '--zones', zones], { encoding: 'utf8', cwd: join(__dirname, '..', '..') });
+    expect(run.status).toBe(2);
+    expect(run.stderr).toContain(`--zones must be a whole number from 1 to 999, got ${zones}`);
+  });
 });
