@@ -123,3 +123,12 @@ export function renderHandoffTable(rows: readonly HandoffRow[]): string {
     `| (quiet, before each) | – | ${quiet.length} | ${stat(quiet, median)} | ${stat(quiet, (v) => Math.max(...v))} | ${quiet.map((g) => g.toFixed(2)).join(', ')} | ${stat(probeQuiet, median)} | ${stat(probeQuiet, (v) => Math.max(...v))} | – |`,
   ].join('\n');
 }
+
+/**
+ * The peer a round replaces: the leader, or a follower, a different one each round (the peers after the leader in
+ * turn, never the leader itself, whatever `round` and `peers`).
+ */
+export function victimPeer(role: HandoffRole, leader: number, round: number, peers: number): number {
+  if (role === 'leader') return leader;
+  return (leader + 1 + ((round - 1) % (peers - 1))) % peers;
+}

@@ -23,7 +23,7 @@ import type { Endpoint } from '../simulation/etcd-client';
 import { discoverClientEndpoints, LoadEvent, LoadGenerator } from '../simulation/load';
 import { publishAndRead } from '../simulation/roller';
 import { maxAckGap } from '../simulation/scenarios';
-import { handoffVerdicts, HandoffPath, HandoffRole, HandoffRow, LEADER_TARGET_SECONDS, renderHandoffTable } from './bench-handoff-figures';
+import { handoffVerdicts, HandoffPath, HandoffRole, HandoffRow, LEADER_TARGET_SECONDS, renderHandoffTable, victimPeer } from './bench-handoff-figures';
 
 /** Quiet time before each replacement: the cluster settles, and its longest write gap is the noise floor. */
 const QUIET_MS = 4000;
@@ -93,8 +93,7 @@ async function main(): Promise<void> {
           await cluster.waitAllHealthy(120_000);
           const leader = await leaderPeer(cluster);
           if (leader === undefined) throw new Error('no member answered as the leader');
-          // A follower: the next peer after the leader, a different one each round.
-          const victim = role === 'leader' ? leader : (leader + round) % peers;
+          const victim = victimPeer(role, leader, round, peers);
           const instance = cluster.current(victim)!;
           // The probe writes through the member after the victim: never replaced here, and a follower when the leader is.
           let probing = true;

@@ -1,5 +1,5 @@
 /** bench:handoff's pure half: the summary per (role, path), the targets' verdicts and the table. No root needed. */
-import { handoffVerdicts, HandoffRow, renderHandoffTable, summarizeHandoff } from '../../scripts/bench-handoff-figures';
+import { handoffVerdicts, HandoffRow, renderHandoffTable, summarizeHandoff, victimPeer } from '../../scripts/bench-handoff-figures';
 
 const row = (over: Partial<HandoffRow>): HandoffRow => ({
   round: 1,
@@ -75,5 +75,20 @@ describe('bench:handoff figures', () => {
       '| leader | crash (no hook) | 1 | 1.25 | 1.25 | 1.25 | 0.05 | 0.05 | 0 |',
       '| (quiet, before each) | – | 2 | 0.20 | 0.30 | 0.10, 0.30 | 0.02 | 0.02 | – |',
     ]);
+  });
+});
+
+describe('which peer a round replaces', () => {
+  test('a follower is never the leader, whatever the round and the cluster size, and the rounds take turns', () => {
+    for (const peers of [3, 5, 9]) {
+      for (let leader = 0; leader < peers; leader++) {
+        const followers = Array.from({ length: 2 * peers }, (_, i) => victimPeer('follower', leader, i + 1, peers));
+        expect(followers).not.toContain(leader);
+        expect(new Set(followers.slice(0, peers - 1)).size).toBe(peers - 1);
+      }
+    }
+    // Round 3 of 3 peers picked the leader before (leader + round) % peers.
+    expect(victimPeer('follower', 0, 3, 3)).toBe(1);
+    expect(victimPeer('leader', 2, 1, 5)).toBe(2);
   });
 });
