@@ -13,8 +13,8 @@ import { handOff, HandOffOutcome } from '../node-agent/hand-off';
 import { EtcdctlLeadership } from '../node-agent/hand-off-adapters';
 import { etcdctlPrefix } from '../node-agent/etcdctl';
 import type { Instance } from './instance';
-import { isRunning } from './processes';
-import { sleep } from '../runtime/retry';
+import { killAndWait } from './processes';
+import { peerName } from '../contract/naming';
 
 /** Hands `instance` off: leadership, a clean stop of etcd (SIGTERM, as systemd stops it), then `release` (unmount, loop device freed). */
 export async function handOffLocally(instance: Instance, release: () => Promise<void>, progress: (line: string) => void): Promise<HandOffOutcome> {
@@ -25,12 +25,8 @@ export async function handOffLocally(instance: Instance, release: () => Promise<
     leadership: new EtcdctlLeadership(config, etcdctlPrefix(config)),
     host: {
       stopEtcd: async () => {
-        const etcd = instance.etcd;
-        if (!isRunning(etcd)) return;
-        const exited = new Promise((resolve) => etcd.once('exit', resolve));
-        etcd.kill('SIGTERM');
         // systemd's default stop timeout is 90 s; a clean etcd stops in well under a second.
-        if ((await Promise.race([exited.then(() => 'exited'), sleep(20_000).then(() => 'timeout')])) === 'timeout') throw new Error('etcd did not exit within 20 s of SIGTERM');
+        if (!(await killAndWait(instance.etcd, 20_000, 'SIGTERM'))) throw new Error('etcd did not exit within 20 s of SIGTERM');
       },
       unmountDataDir: release,
       // The loop device is freed with the unmount (release).
@@ -41,6 +37,6 @@ export async function handOffLocally(instance: Instance, release: () => Promise<
   });
   await fs.appendFile(join(instance.dir, 'hand-off.log'), lines.join('\n') + '\n').catch(() => undefined);
   const l = outcome.leadership;
-  progress(`hand-off of ${instance.id} (peer-${instance.peerIndex}): ${l.action === 'move' ? `leadership moved to ${l.to.name} (${outcome.steps.moveLeader})` : l.reason}; etcd stop ${outcome.steps.stopEtcd}, volume ${outcome.steps.unmount}`);
+  progress(`hand-off of ${instance.id} (${peerName(instance.peerIndex)}): ${l.action === 'move' ? `leadership moved to ${l.to.name} (${outcome.steps.moveLeader})` : l.reason}; etcd stop ${outcome.steps.stopEtcd}, volume ${outcome.steps.unmount}`);
   return outcome;
 }

@@ -4,7 +4,7 @@
  * namespace), waits, and runs it again; a run still going delays the next.
  * The run's one JSON line is kept for the report.
  */
-import { peerIndices } from '../contract/naming';
+import { peerIndices, peerName } from '../contract/naming';
 import { sleep } from '../runtime/retry';
 import type { LocalCluster } from './cluster';
 
@@ -82,10 +82,10 @@ export class MaintenanceTimers {
         if (r) {
           const found = maintenanceLines(r.stdout);
           this.lines.push(...found);
-          if (found.length !== 1) this.broken.push(`peer-${peer}: ${found.length} maintenance lines; ${r.stderr.trim().split('\n').pop()}`);
+          if (found.length !== 1) this.broken.push(`${peerName(peer)}: ${found.length} maintenance lines; ${r.stderr.trim().split('\n').pop()}`);
         }
       } catch (error) {
-        this.broken.push(`peer-${peer}: ${(error as Error).message}`);
+        this.broken.push(`${peerName(peer)}: ${(error as Error).message}`);
       }
       await sleep(this.everyMs);
     }

@@ -13,12 +13,15 @@ export function isRunning(child: ChildProcess | undefined): child is ChildProces
   return !!child && child.exitCode === null && child.signalCode === null;
 }
 
-/** SIGKILLs `child` and waits for it to exit; with `timeoutMs`, no longer than that. */
-export async function killAndWait(child: ChildProcess | undefined, timeoutMs?: number): Promise<void> {
-  if (!isRunning(child)) return;
-  const exited = new Promise((resolve) => child.once('exit', resolve));
-  child.kill('SIGKILL');
-  await (timeoutMs === undefined ? exited : Promise.race([exited, sleep(timeoutMs)]));
+/**
+ * Sends `child` `signal` (SIGKILL by default) and waits for it to exit; with `timeoutMs`, no longer than that.
+ * True once it has exited (or was not running), false when the time ran out first.
+ */
+export async function killAndWait(child: ChildProcess | undefined, timeoutMs?: number, signal: NodeJS.Signals = 'SIGKILL'): Promise<boolean> {
+  if (!isRunning(child)) return true;
+  const exited = new Promise<boolean>((resolve) => child.once('exit', () => resolve(true)));
+  child.kill(signal);
+  return timeoutMs === undefined ? exited : Promise.race([exited, sleep(timeoutMs).then(() => false)]);
 }
 
 /**
