@@ -4,7 +4,7 @@
  * `readForZeros`): per device size, a new sparse file on a loop device, read
  * along the plan, as the agent reads a new volume. Prints figures; not a test.
  * Needs root (loop devices); take /tmp/etcd-root-tests.lock while it runs.
- *   npm run bench:blank -- [--sizes 1G,20G] [--rounds 3] [--json FILE]
+ *   npm run bench:blank -- [--sizes 1G,20G] [--rounds 3|3,1 (one per size)] [--json FILE]
  */
 import { execFileSync } from 'child_process';
 import { promises as fs } from 'fs';
@@ -13,9 +13,7 @@ import { join } from 'path';
 import { parseArgs } from 'util';
 import { readForZeros } from '../node-agent/system';
 import { blankReadPlan } from '../node-agent/volume-identity';
-import { parseSize } from './bench-restore';
-
-const MiB = 1024 * 1024;
+import { MiB, parseRounds, parseSize, sizeLabel } from './bench-restore-figures';
 
 /** One size's figures: the best round and every round. */
 export interface BlankCheckRow {
@@ -38,13 +36,12 @@ export function renderBlankCheckTable(rows: readonly BlankCheckRow[]): string {
 async function main(): Promise<void> {
   const { values } = parseArgs({ options: { sizes: { type: 'string' }, rounds: { type: 'string' }, json: { type: 'string' } }, strict: true });
   const sizes = (values.sizes ?? '1G,20G').split(',').map(parseSize);
-  const rounds = Number(values.rounds ?? 3);
-  if (!Number.isInteger(rounds) || rounds < 1) throw new Error('--rounds must be a whole number >= 1');
+  const rounds = parseRounds(values.rounds ?? '3', sizes.length);
   if (process.getuid?.() !== 0) throw new Error('bench:blank needs root (loop devices)');
   const dir = await fs.mkdtemp(join(tmpdir(), 'bench-blank-'));
   const rows: BlankCheckRow[] = [];
   try {
-    for (const size of sizes) {
+    for (const [i, size] of sizes.entries()) {
       const file = join(dir, 'volume.img');
       execFileSync('truncate', ['-s', String(size), file]);
       const loop = execFileSync('losetup', ['--find', '--show', file], { encoding: 'utf8' }).trim();
@@ -52,7 +49,7 @@ async function main(): Promise<void> {
         const plan = blankReadPlan(size);
         const roundsSeconds: number[] = [];
         let readBytes = 0;
-        for (let r = 0; r < rounds; r++) {
+        for (let r = 0; r < rounds[i]; r++) {
           const started = process.hrtime.bigint();
           const read = await readForZeros(loop, size, plan);
           roundsSeconds.push(Number(process.hrtime.bigint() - started) / 1e9);
@@ -60,7 +57,7 @@ async function main(): Promise<void> {
           readBytes = read.bytesRead;
         }
         const seconds = Math.min(...roundsSeconds);
-        const label = size >= 1024 * MiB ? `${size / 1024 / MiB} GiB` : `${size / MiB} MiB`;
+        const label = sizeLabel(size);
         rows.push({ size: label, readMiB: readBytes / MiB, seconds, MiBPerSecond: readBytes / MiB / seconds, roundsSeconds });
         process.stderr.write(`${label}: ${roundsSeconds.map((s) => s.toFixed(2)).join(', ')} s\n`);
       } finally {

@@ -28,7 +28,7 @@ import { expectedParts, MiB, parseRounds, parseSize, RestoreRow, renderRestoreTa
 import { LocalS3 } from './local-s3';
 import { CliSnapshotRestorer, fullInitialCluster, restoreSnapshot } from '../node-agent/restore';
 import { run, sha256OfFile } from '../node-agent/system';
-import { done, notYet, pollUntil, withRetry } from '../runtime/retry';
+import { done, notYet, pollUntil, SDK_CLIENT_CONFIG, withRetry } from '../runtime/retry';
 import { jsonLogger } from '../runtime/log';
 import { peerName, peerUrl } from '../contract/naming';
 
@@ -175,7 +175,7 @@ async function main() {
   const s3 = new LocalS3(join(dir, 's3'));
   await s3.start();
   const bucket = 'bench-restore';
-  const client = new S3Client({ endpoint: s3.url, forcePathStyle: true, region: 'us-east-1', credentials: { accessKeyId: 'bench', secretAccessKey: 'bench' }, maxAttempts: 1 });
+  const client = new S3Client({ endpoint: s3.url, forcePathStyle: true, region: 'us-east-1', credentials: { accessKeyId: 'bench', secretAccessKey: 'bench' }, ...SDK_CLIENT_CONFIG });
   const s3Store = new S3BackupStore(bucket, client);
   console.log(`upload: the agent's S3BackupStore (lib-storage, ${SNAPSHOT_PART_BYTES / MiB} MiB parts, 4 in flight) to a local S3-compatible endpoint at ${s3.url} in this process, writing to ${join(dir, 's3')}: the client's path, not S3's network`);
 

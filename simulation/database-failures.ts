@@ -58,7 +58,10 @@ async function dbSizes(ctx: FailureContext): Promise<Record<string, number>> {
 
 const largest = (sizes: Record<string, number>) => Math.max(0, ...Object.values(sizes));
 
-/** Puts `value` under `key` on any member that takes it; rejects with the last member's error. */
+/** etcd's answer to a write while the NOSPACE alarm stands. */
+const isNospace = (error: unknown) => /database space exceeded/.test((error as Error)?.message ?? '');
+
+/** Puts `value` under `key` on any member that takes it; rejects with the last member's error (NOSPACE at once). */
 async function putAnywhere(ctx: FailureContext, key: string, value: string, start: number): Promise<void> {
   const list = members(ctx);
   let last: unknown;
@@ -68,13 +71,11 @@ async function putAnywhere(ctx: FailureContext, key: string, value: string, star
       return;
     } catch (error) {
       last = error;
-      if (/database space exceeded/.test((error as Error).message)) throw error;
+      if (isNospace(error)) throw error;
     }
   }
   throw last;
 }
-
-const isNospace = (error: unknown) => /database space exceeded/.test((error as Error)?.message ?? '');
 
 export const nospace: Failure = {
   newMembers: () => [],
