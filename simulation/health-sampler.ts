@@ -10,10 +10,10 @@ import { sleep } from '../runtime/retry';
 import type { Endpoint } from './etcd-client';
 
 /** How often each peer is asked, from one question's start to the next. */
-export const HEALTH_SAMPLE_MS = 100;
+const HEALTH_SAMPLE_MS = 100;
 
 /** How long one check may take before the peer counts as not healthy. */
-export const HEALTH_TIMEOUT_MS = 400;
+const HEALTH_TIMEOUT_MS = 400;
 
 /** One peer's answer. */
 export interface HealthObservation {

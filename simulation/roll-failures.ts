@@ -210,7 +210,7 @@ async function clusterVersionReaching(cluster: LocalCluster, minor: string): Pro
 }
 
 /** The cluster version as the members answer it on /version (distinct answers joined). */
-export async function clusterVersion(cluster: LocalCluster): Promise<string> {
+async function clusterVersion(cluster: LocalCluster): Promise<string> {
   const answers = await Promise.all(cluster.endpoints().map((e) => cluster.client.clusterVersion(e, 3000).catch(() => undefined)));
   return [...new Set(answers.filter((v): v is string => !!v && v !== 'not_decided'))].sort().join(', ');
 }
