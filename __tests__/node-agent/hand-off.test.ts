@@ -198,10 +198,17 @@ describe("the hand-off's budget (the terminate hook's timeout less the completio
 
   test('a budget spent before a step skips it', async () => {
     const f = fakes();
-    const slowMove: LeadershipPort = { ...f.leadership, moveLeader: () => new Promise((r) => setTimeout(r, 400)) };
+    const slowMove: LeadershipPort = { ...f.leadership, moveLeader: () => new Promise((r) => setTimeout(r, 600)) };
     const outcome = await handOff({ ...tight, deadlines: { ...tight.deadlines, handOffSeconds: 0.4 } }, { ...f, leadership: slowMove });
     expect(outcome.steps.stopEtcd).toBe('skipped');
     expect(f.calls).toEqual(['complete']);
+    expect(outcome.steps).toMatchObject({ moveLeader: 'failed', unmount: 'skipped', detach: 'skipped', complete: 'done' });
+  });
+
+  test('a lifecycle action that cannot be completed is the one failure handOff throws: the hook timeout then ends it', async () => {
+    const f = fakes(['complete']);
+    await expect(handOff(tight, f)).rejects.toThrow('complete broke');
+    expect(f.calls).toEqual(['move-leader 2', 'stop', 'unmount', 'detach', 'complete']);
   });
 
   test('the budget sits inside the hook timeout: 180 s gives 160 s, the 30 s minimum gives 15 s', async () => {

@@ -116,6 +116,9 @@ describeWithRoot(`local cluster scenarios (9 peers, 3 zones), on etcd ${etcd35.e
     const r = await runCleanly('nospace', { peers: 9, progress, etcd: etcd() });
     expect(r.nospaceRaised).toBe(true);
     expect(r.writableAgainSeconds).toEqual(expect.any(Number));
+    expect(r.writableAgainSeconds!).toBeGreaterThan(0);
+    // NOSPACE for real: the largest database reached the 32 MiB quota before the recovery.
+    expect(r.dbSizeBytesBefore!).toBeGreaterThan(0.85 * 32 * 2 ** 20);
     expect(r.dbSizeBytesBefore!).toBeGreaterThan(r.dbSizeBytesAfter!);
     // The leader's run recovered: it compacted (revision policy), defragmented all nine members, disarmed.
     expect(r.recovery).toMatchObject({ reason: expect.stringMatching(/^compacted to revision \d+; defragmented .*alarm disarmed$/) });
